@@ -1,0 +1,43 @@
+# Quantune-MLIR. `make demo` and `make test` each set everything up first
+# (scripts/setup.sh is idempotent and fast when nothing changed).
+
+VENV  ?= .venv
+BUILD ?= build
+LIT   ?= /usr/lib/llvm-22/bin/lit
+PY    := $(VENV)/bin/python
+
+.PHONY: all setup build demo test lit pytest format clean help
+
+all: setup
+
+help:
+	@echo "make demo    set up, then run the end-to-end demo on the bundled model"
+	@echo "make test    set up, then run the lit suite and the pytest suite"
+	@echo "make setup   Debian packages, venv, pip install, C++ build (idempotent)"
+	@echo "make lit     only the lit + FileCheck tests (after setup)"
+	@echo "make pytest  only the Python tests (after setup)"
+	@echo "make format  clang-format the C++ sources"
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+
+demo: setup
+	$(VENV)/bin/quantune demo --workdir out/demo
+
+lit:
+	$(LIT) -sv $(BUILD)/test
+
+pytest:
+	$(PY) -m pytest
+
+test: setup
+	$(MAKE) --no-print-directory lit
+	$(MAKE) --no-print-directory pytest
+
+format:
+	find dialect tools -name '*.cpp' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) out .stamps

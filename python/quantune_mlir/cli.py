@@ -1,0 +1,184 @@
+"""The ``quantune`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from quantune_mlir import __version__
+from quantune_mlir.errors import QuantuneError
+
+EPILOG = """\
+typical flow:
+  quantune import model.onnx -o model.mlir
+  quantune opt model.mlir --quantune-label-layers --quantune-strip -o clean.mlir
+  quantune compile clean.mlir --target host -o model.vmfb
+  quantune run model.vmfb --input x.npy
+
+Errors print one line and exit with status 2. See docs/cli.md.
+"""
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from quantune_mlir.fileio import write_text
+    from quantune_mlir.importer import import_onnx
+    from quantune_mlir.onnx_model import load_onnx
+
+    model = load_onnx(args.model, args.input_shape)
+    text = import_onnx(model)
+    write_text(args.output, text)
+    _progress(f"wrote {args.output}")
+    return 0
+
+
+def _cmd_opt(args: argparse.Namespace, rest: Sequence[str]) -> int:
+    from quantune_mlir.opt import find_quantune_opt
+
+    return subprocess.run([str(find_quantune_opt()), *rest]).returncode
+
+
+def _read_text(path: str) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise QuantuneError(f"cannot read '{p}': no such file")
+    try:
+        return p.read_text()
+    except UnicodeDecodeError:
+        raise QuantuneError(f"'{p}' is not MLIR text (bytecode does not cross between MLIR versions)") from None
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from quantune_mlir.compiler import compile_mlir
+    from quantune_mlir.targets import parse_target
+
+    target = parse_target(args.target)
+    text = _read_text(args.input)
+    vmfb = compile_mlir(text, target, args.output, args.iree_flag, source_name=args.input)
+    _progress(f"wrote {args.output} ({len(vmfb)} bytes, target {target.spec})")
+    return 0
+
+
+def _load_input(path: str) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise QuantuneError(f"cannot read input '{p}': no such file")
+    try:
+        return np.load(p, allow_pickle=False)
+    except Exception as exc:
+        raise QuantuneError(f"input '{p}' is not a .npy array ({exc})") from None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from quantune_mlir.fileio import atomic_path
+    from quantune_mlir.runtime import run_module
+
+    inputs = [_load_input(p) for p in args.input]
+    outputs = run_module(args.module, inputs, device=args.device, function=args.function)
+    if args.output:
+        out = Path(args.output)
+        if len(outputs) > 1 and out.suffix != ".npz":
+            raise QuantuneError(f"the module returns {len(outputs)} results: give an .npz output path")
+        with atomic_path(out) as tmp:
+            with open(tmp, "wb") as f:
+                if out.suffix == ".npz":
+                    np.savez(f, *outputs)
+                else:
+                    np.save(f, outputs[0])
+        _progress(f"wrote {out}")
+    else:
+        for i, value in enumerate(outputs):
+            shape = "x".join(str(d) for d in value.shape)
+            print(f"result[{i}]: {shape}{'x' if shape else ''}{value.dtype}")
+            print(np.array2string(value, threshold=64, precision=6))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from quantune_mlir.demo import run_demo
+
+    return run_demo(Path(args.workdir), args.target, args.model)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from quantune_mlir.models import MODELS
+    from quantune_mlir.targets import TARGET_HELP
+
+    parser = argparse.ArgumentParser(
+        prog="quantune",
+        description="Quantune-MLIR: compile ONNX models to mixed-precision IREE modules.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"quantune-mlir {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("import", help="ONNX model to linalg-on-tensors MLIR text",
+                       description="Import an ONNX model through IREE (in-process) and lower it to "
+                       "func + linalg on tensors, printed in generic form that quantune-opt parses.")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("-o", "--output", required=True, help="the .mlir file to write")
+    p.add_argument("--input-shape", action="append", default=[], metavar="[NAME:]DIMS",
+                   help="static shape for an input with dynamic dimensions, e.g. x:1x3x224x224 "
+                   "(repeat for several inputs)")
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("opt", help="run quantune-opt (all its flags pass through)", add_help=False,
+                       description="Runs the quantune-opt pass driver; every argument is passed through.")
+    p.set_defaults(func=None)
+
+    p = sub.add_parser("compile", help="MLIR text to an IREE module for a target",
+                       description="Compile linalg-on-tensors MLIR with iree-compile for a target.")
+    p.add_argument("input", help="the .mlir file (quantune ops must be lowered first)")
+    p.add_argument("--target", default="host", help=f"{TARGET_HELP}; default: host")
+    p.add_argument("-o", "--output", required=True, help="the .vmfb file to write")
+    p.add_argument("--iree-flag", action="append", default=[], metavar="FLAG",
+                   help="extra iree-compile flag, e.g. --iree-flag=--iree-opt-data-tiling (repeatable)")
+    p.set_defaults(func=_cmd_compile)
+
+    p = sub.add_parser("run", help="run an IREE module on .npy inputs",
+                       description="Run a compiled module with IREE's runtime and print or save the results.")
+    p.add_argument("module", help="the .vmfb file")
+    p.add_argument("--input", action="append", required=True, metavar="X.npy",
+                   help="one .npy file per function argument, in order (repeatable)")
+    p.add_argument("--device", default="local-task",
+                   help="IREE device: local-task (CPU, threaded), local-sync, or vulkan; default: local-task")
+    p.add_argument("--function", help="function to call; default: the module's only exported function")
+    p.add_argument("-o", "--output", help="save results to .npy (one result) or .npz instead of printing")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("demo", help="build the bundled model, import, compile, run, compare with onnxruntime",
+                       description="The end-to-end check on a bundled model: build it, import it, label its "
+                       "layers, compile it, run it and compare the output with onnxruntime.")
+    p.add_argument("--workdir", default="out/demo", help="where to write the artifacts; default: out/demo")
+    p.add_argument("--target", default="host", help="host or vulkan[:ARCH]; default: host")
+    p.add_argument("--model", default="residual_cnn", choices=sorted(MODELS), help="bundled model; default: residual_cnn")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "opt":
+            return _cmd_opt(argparse.Namespace(), argv[1:])
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except QuantuneError as exc:
+        print(f"quantune: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("quantune: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Compiling linalg-on-tensors MLIR text to an IREE module (.vmfb)."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from iree.compiler import tools as iree_tools
+
+from quantune_mlir.errors import QuantuneError
+from quantune_mlir.fileio import write_bytes
+from quantune_mlir.targets import Target
+
+
+def _error_line(exc: Exception) -> str:
+    text = str(exc)
+    for line in text.splitlines():
+        if "error:" in line:
+            return line.strip()
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def compile_mlir(
+    mlir_text: str,
+    target: Target,
+    output: str | os.PathLike[str] | None = None,
+    extra_flags: Sequence[str] = (),
+    source_name: str = "<input>",
+) -> bytes:
+    """Compiles ``mlir_text`` for ``target`` with iree-compile.
+
+    Returns the module bytes and, if ``output`` is given, writes them there
+    atomically. ``extra_flags`` are passed to iree-compile after the
+    target's own flags, so they can override them. ``source_name`` names
+    the input in error messages.
+    """
+    flags = [*target.flags, *extra_flags]
+    try:
+        vmfb = iree_tools.compile_str(mlir_text, extra_args=flags)
+    except iree_tools.CompilerToolError as exc:
+        detail = _error_line(exc).replace("<stdin>", source_name)
+        raise QuantuneError(f"iree-compile failed for target {target.spec}: {detail}") from None
+    if output is not None:
+        write_bytes(output, vmfb)
+    return vmfb

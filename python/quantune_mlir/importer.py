@@ -1,0 +1,104 @@
+"""ONNX to linalg-on-tensors MLIR text, in-process through IREE's importer.
+
+The result is printed in generic form with locations so that quantune-opt
+(MLIR 22) parses it; see docs/architecture.md for why the two meet in text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+import onnx
+from iree.compiler import ir, passmanager
+from iree.compiler.extras import onnx_importer
+
+from quantune_mlir.errors import QuantuneError
+
+# Stage 1: ONNX ops to torch ops. Anything left as `torch.operator "onnx.X"`
+# has no lowering in IREE's torch-mlir.
+_ONNX_TO_TORCH = "builtin.module(func.func(convert-torch-onnx-to-torch))"
+# Stage 2: torch to plain func + linalg + tensor + arith (no IREE util/hal).
+_TORCH_TO_LINALG = (
+    "builtin.module(torch-lower-to-backend-contract,"
+    "torch-backend-to-linalg-on-tensors-backend-pipeline)"
+)
+_LOC_NAME = re.compile(r'loc\("([^"]*)"')
+
+
+def _diagnostic_line(exc: Exception, node_types: dict[str, str] | None = None) -> str:
+    """One line from an MLIRError: the first error, attributed to its ONNX node."""
+    diagnostics = getattr(exc, "error_diagnostics", None) or []
+    for diag in diagnostics:
+        # Drop the printed op that legalization errors append after ': %'.
+        message = diag.message.split("\n")[0].split(": %")[0]
+        match = _LOC_NAME.search(str(diag.location))
+        if match and node_types and match.group(1) in node_types:
+            node = match.group(1)
+            return f"ONNX node '{node}' ({node_types[node]}): {message}"
+        return f"{diag.location}: {message}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _walk(op: ir.Operation) -> Iterator[ir.Operation]:
+    for region in op.regions:
+        for block in region.blocks:
+            for child in block.operations:
+                yield child.operation
+                yield from _walk(child.operation)
+
+
+def _node_name(op: ir.Operation) -> str:
+    match = _LOC_NAME.search(str(op.location))
+    return match.group(1) if match else "?"
+
+
+def _unsupported_ops(module: ir.Module) -> list[str]:
+    """Names the ONNX ops that stage 1 could not convert, with their node names."""
+    found: dict[str, set[str]] = {}
+    for op in _walk(module.operation):
+        if op.name != "torch.operator":
+            continue
+        onnx_name = ir.StringAttr(op.attributes["name"]).value.removeprefix("onnx.")
+        found.setdefault(onnx_name, set()).add(_node_name(op))
+    return [f"{op} (node {', '.join(repr(n) for n in sorted(nodes))})" for op, nodes in sorted(found.items())]
+
+
+def import_onnx(model: onnx.ModelProto) -> str:
+    """Imports a loaded, shape-inferred ONNX model and lowers it to linalg.
+
+    Returns generic-form MLIR text with debug locations: each op keeps the
+    ONNX node name as a ``loc("name")``. Raises :class:`QuantuneError` naming
+    the unsupported op when a node has no lowering.
+    """
+    node_types = {node.name: node.op_type for node in model.graph.node if node.name}
+    context = ir.Context()
+    try:
+        info = onnx_importer.ModelInfo(model)
+        module = info.create_module(context=context)
+        importer = onnx_importer.NodeImporter.define_function(info.main_graph, module.operation)
+        importer.import_all()
+    except Exception as exc:
+        raise QuantuneError(f"ONNX import failed: {_diagnostic_line(exc)}") from None
+
+    with context:
+        try:
+            passmanager.PassManager.parse(_ONNX_TO_TORCH).run(module.operation)
+        except ir.MLIRError as exc:
+            raise QuantuneError(
+                f"ONNX to torch conversion failed at {_diagnostic_line(exc, node_types)}"
+            ) from None
+        unsupported = _unsupported_ops(module)
+        if unsupported:
+            raise QuantuneError(f"unsupported ONNX op(s): {'; '.join(unsupported)}")
+        try:
+            passmanager.PassManager.parse(_TORCH_TO_LINALG).run(module.operation)
+        except ir.MLIRError as exc:
+            raise QuantuneError(
+                f"unsupported model: lowering to linalg failed at {_diagnostic_line(exc, node_types)}"
+            ) from None
+
+    text = module.operation.get_asm(print_generic_op_form=True, enable_debug_info=True)
+    if "!torch." in text or '"torch.' in text:
+        raise QuantuneError("lowering to linalg left torch ops behind; the model uses an unsupported feature")
+    return text

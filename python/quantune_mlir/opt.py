@@ -1,0 +1,58 @@
+"""Finding and running the quantune-opt pass driver."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Sequence
+
+from quantune_mlir.errors import QuantuneError
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def find_quantune_opt() -> Path:
+    """Locates quantune-opt.
+
+    Order: ``$QUANTUNE_OPT``; the CMake build directory of this checkout
+    (``build/bin``, used by the editable install); ``quantune-opt`` on PATH.
+    """
+    env = os.environ.get("QUANTUNE_OPT")
+    if env:
+        path = Path(env)
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise QuantuneError(f"QUANTUNE_OPT='{env}' is not an executable file")
+        return path
+    built = _REPO_ROOT / "build" / "bin" / "quantune-opt"
+    if built.is_file() and os.access(built, os.X_OK):
+        return built
+    on_path = shutil.which("quantune-opt")
+    if on_path:
+        return Path(on_path)
+    raise QuantuneError(
+        "quantune-opt not found: run `make build`, put it on PATH, or set QUANTUNE_OPT"
+    )
+
+
+def run_quantune_opt(mlir_text: str, args: Sequence[str]) -> str:
+    """Runs quantune-opt on ``mlir_text`` with ``args`` (e.g. pass flags).
+
+    The result is printed in generic form with locations, the form IREE's
+    newer MLIR parses. Diagnostics become a :class:`QuantuneError` carrying
+    the first error line.
+    """
+    cmd = [
+        str(find_quantune_opt()),
+        "-",
+        "--mlir-print-op-generic",
+        "--mlir-print-debuginfo",
+        *args,
+    ]
+    proc = subprocess.run(cmd, input=mlir_text, capture_output=True, text=True)
+    if proc.returncode != 0:
+        errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+        detail = errors[0].strip() if errors else (proc.stderr.strip() or f"exit status {proc.returncode}")
+        raise QuantuneError(f"quantune-opt {' '.join(args)} failed: {detail}")
+    return proc.stdout

@@ -1,0 +1,57 @@
+"""Compile targets and the IREE flags each one needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quantune_mlir.errors import QuantuneError
+
+_CPU = ("--iree-hal-target-device=local", "--iree-hal-local-target-device-backends=llvm-cpu")
+
+# Cross targets build embedded ELF (IREE's default for llvm-cpu), which loads
+# on any OS of that architecture. The features turn on the int8 dot-product
+# instructions the quantized kernels rely on.
+_CROSS = {
+    "arm64": (
+        "--iree-llvmcpu-target-triple=aarch64-none-elf",
+        "--iree-llvmcpu-target-cpu=generic",
+        "--iree-llvmcpu-target-cpu-features=+neon,+dotprod,+i8mm",
+    ),
+    "riscv64": (
+        "--iree-llvmcpu-target-triple=riscv64-none-elf",
+        "--iree-llvmcpu-target-cpu=generic-rv64",
+        "--iree-llvmcpu-target-abi=lp64d",
+        "--iree-llvmcpu-target-cpu-features=+m,+a,+f,+d,+c,+v,+zvl128b",
+    ),
+}
+
+# Vulkan architectures that mean "whatever Vulkan device is here", such as
+# Mesa's lavapipe: IREE's portable baseline target is used.
+_VULKAN_GENERIC = {"", "host", "lavapipe"}
+
+TARGET_HELP = "host | arm64 | riscv64 | vulkan[:ARCH] (ARCH: host/lavapipe, or an IREE Vulkan target such as valhall, rdna3, ampere)"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A compile target: its name, IREE compile flags and runtime device."""
+
+    spec: str
+    flags: tuple[str, ...]
+    device: str | None
+    """The IREE runtime device that runs it here, or None for cross targets."""
+
+
+def parse_target(spec: str) -> Target:
+    """Parses a ``--target`` value (see :data:`TARGET_HELP`)."""
+    kind, _, arch = spec.partition(":")
+    if kind == "host" and not arch:
+        return Target(spec, (*_CPU, "--iree-llvmcpu-target-cpu=host"), "local-task")
+    if kind in _CROSS and not arch:
+        return Target(spec, (*_CPU, *_CROSS[kind]), None)
+    if kind == "vulkan":
+        flags = ["--iree-hal-target-device=vulkan"]
+        if arch not in _VULKAN_GENERIC:
+            flags.append(f"--iree-vulkan-target={arch}")
+        return Target(spec, tuple(flags), "vulkan")
+    raise QuantuneError(f"unknown target '{spec}'; expected {TARGET_HELP}")

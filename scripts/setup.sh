@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a Debian 12 machine: system packages, the Python
+# venv, the package and its test extras, and the C++ build. Each step checks
+# what is already there, so a second run takes seconds.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+VENV=${VENV:-$ROOT/.venv}
+BUILD=${BUILD:-$ROOT/build}
+STAMPS=$ROOT/.stamps
+LLVM_DIR=/usr/lib/llvm-22
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- 1. Debian packages ------------------------------------------------------
+# MLIR/LLVM 22 (headers, shared libs, mlir-tblgen, lit, FileCheck, not), the
+# build tools, and Mesa's lavapipe so Vulkan modules run on the CPU.
+APT_PACKAGES=(
+  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
+  cmake ninja-build g++ python3
+  mesa-vulkan-drivers libvulkan1
+)
+# A python3 without the venv module (Debian's own) needs python3-venv.
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  APT_PACKAGES+=(python3-venv)
+fi
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "installed" ]] || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages: all present"
+fi
+
+# --- 2. Python venv and packages ---------------------------------------------
+mkdir -p "$STAMPS"
+if [[ ! -x "$VENV/bin/python" ]]; then
+  log "creating venv $VENV"
+  python3 -m venv "$VENV"
+fi
+pip_key=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+if [[ "$(cat "$STAMPS/pip" 2>/dev/null)" != "$pip_key" || ! -x "$VENV/bin/quantune" ]]; then
+  log "installing the Python package and test extras"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+  echo "$pip_key" >"$STAMPS/pip"
+else
+  log "Python packages: up to date"
+fi
+
+# --- 3. C++ build (quantune-opt) ---------------------------------------------
+if [[ ! -f "$BUILD/build.ninja" ]]; then
+  log "configuring CMake in $BUILD"
+  cmake -G Ninja -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+    -DMLIR_DIR="$LLVM_DIR/lib/cmake/mlir" >/dev/null
+fi
+log "building quantune-opt"
+cmake --build "$BUILD" -- -j"$(nproc)" | { grep -vE '^\[[0-9]+/[0-9]+\]|^ninja: no work' || true; }
+log "ready: $VENV/bin/quantune, $BUILD/bin/quantune-opt"
