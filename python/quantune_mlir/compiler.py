@@ -9,6 +9,7 @@ from iree.compiler import tools as iree_tools
 
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_bytes
+from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.targets import Target
 
 
@@ -29,11 +30,14 @@ def compile_mlir(
 ) -> bytes:
     """Compiles ``mlir_text`` for ``target`` with iree-compile.
 
-    Returns the module bytes and, if ``output`` is given, writes them there
+    Runs the target's quantune-opt passes first (see
+    :attr:`Target.quantune_passes`). Returns the module bytes and, if ``output`` is given, writes them there
     atomically. ``extra_flags`` are passed to iree-compile after the
     target's own flags, so they can override them. ``source_name`` names
     the input in error messages.
     """
+    if target.quantune_passes:
+        mlir_text = run_quantune_opt(mlir_text, target.quantune_passes)
     flags = [*target.flags, *extra_flags]
     try:
         vmfb = iree_tools.compile_str(mlir_text, extra_args=flags)

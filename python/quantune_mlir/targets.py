@@ -40,6 +40,8 @@ class Target:
     flags: tuple[str, ...]
     device: str | None
     """The IREE runtime device that runs it here, or None for cross targets."""
+    quantune_passes: tuple[str, ...] = ()
+    """quantune-opt passes the target needs before iree-compile."""
 
 
 def parse_target(spec: str) -> Target:
@@ -53,5 +55,7 @@ def parse_target(spec: str) -> Target:
         flags = ["--iree-hal-target-device=vulkan"]
         if arch not in _VULKAN_GENERIC:
             flags.append(f"--iree-vulkan-target={arch}")
-        return Target(spec, tuple(flags), "vulkan")
+        # IREE 3.13's SPIR-V codegen miscompiles the named NCHW depthwise
+        # conv (see the pass description in dialect/.../Passes.td).
+        return Target(spec, tuple(flags), "vulkan", ("--quantune-channel-major-depthwise",))
     raise QuantuneError(f"unknown target '{spec}'; expected {TARGET_HELP}")

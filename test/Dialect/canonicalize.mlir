@@ -117,3 +117,40 @@ func.func @dead_ops(%x: tensor<4xf32>) {
   %2 = quantune.quantize %x qparams <si8, scale = 0.5> : tensor<4xf32> -> tensor<4xi8>
   return
 }
+
+// -----
+
+// f16 cannot hold every si16 value (2049 becomes 2048): no fold.
+// CHECK-LABEL: func.func @no_fold_narrow_float
+// CHECK:         quantune.dequantize
+// CHECK:         quantune.quantize
+func.func @no_fold_narrow_float(%q: tensor<4xi16>) -> tensor<4xi16> {
+  %0 = quantune.dequantize %q qparams <si16, scale = 1.0> : tensor<4xi16> -> tensor<4xf16>
+  %1 = quantune.quantize %0 qparams <si16, scale = 1.0> : tensor<4xf16> -> tensor<4xi16>
+  return %1 : tensor<4xi16>
+}
+
+// -----
+
+// A scale so large that (q - zp) * s overflows f16 to inf: no fold.
+// CHECK-LABEL: func.func @no_fold_overflowing_scale
+// CHECK:         quantune.dequantize
+// CHECK:         quantune.quantize
+func.func @no_fold_overflowing_scale(%q: tensor<4xi8>) -> tensor<4xi8> {
+  %0 = quantune.dequantize %q qparams <si8, scale = 1000.0> : tensor<4xi8> -> tensor<4xf16>
+  %1 = quantune.quantize %0 qparams <si8, scale = 1000.0> : tensor<4xf16> -> tensor<4xi8>
+  return %1 : tensor<4xi8>
+}
+
+// -----
+
+// i8 through f16 with a moderate scale is exact: folds.
+// CHECK-LABEL: func.func @fold_i8_through_f16
+// CHECK-SAME:    (%[[Q:.*]]: tensor<4xi8>)
+// CHECK-NOT:     quantune.
+// CHECK:         return %[[Q]]
+func.func @fold_i8_through_f16(%q: tensor<4xi8>) -> tensor<4xi8> {
+  %0 = quantune.dequantize %q qparams <si8, scale = 0.5> : tensor<4xi8> -> tensor<4xf16>
+  %1 = quantune.quantize %0 qparams <si8, scale = 0.5> : tensor<4xf16> -> tensor<4xi8>
+  return %1 : tensor<4xi8>
+}

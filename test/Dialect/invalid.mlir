@@ -178,6 +178,8 @@ func.func @float_zero_point() attributes {q = #quantune.qparams<si8, scale = 0.5
 // #quantune.qparams: axis and field syntax
 //===----------------------------------------------------------------------===//
 
+// The verifier's "per-tensor parameters take exactly one scale" check cannot
+// be reached from text: the parser rejects any list without an axis first.
 // expected-error @+1 {{'scales'/'zero_points' lists need a channel 'axis'}}
 func.func @scales_without_axis() attributes {q = #quantune.qparams<si8, scales = [0.5, 0.25]>} {
   return

@@ -194,7 +194,7 @@ func.func @dup_b(%ba: tensor<3x4x8xf32>, %bb: tensor<3x8x2xf32>, %bc: tensor<3x4
 // -----
 
 func.func @negative_id(%a: tensor<4x8xf32>, %b: tensor<8x2xf32>, %c: tensor<4x2xf32>) {
-  // expected-error @+1 {{'quantune.layer' must be a non-negative integer, got -1 : i64}}
+  // expected-error @+1 {{'quantune.layer' must be an i64 in [0, 2^63 - 1), got -1 : i64}}
   %0 = linalg.matmul {quantune.layer = -1 : i64} ins(%a, %b : tensor<4x8xf32>, tensor<8x2xf32>) outs(%c : tensor<4x2xf32>) -> tensor<4x2xf32>
   return
 }
@@ -203,9 +203,32 @@ func.func @negative_id(%a: tensor<4x8xf32>, %b: tensor<8x2xf32>, %c: tensor<4x2x
 
 // Every bad id is reported, not just the first.
 func.func @non_integer_ids(%a: tensor<4x8xf32>, %b: tensor<8x2xf32>, %c: tensor<4x2xf32>) {
-  // expected-error @+1 {{'quantune.layer' must be a non-negative integer, got "conv1"}}
+  // expected-error @+1 {{'quantune.layer' must be an i64 in [0, 2^63 - 1), got "conv1"}}
   %0 = linalg.matmul {quantune.layer = "conv1"} ins(%a, %b : tensor<4x8xf32>, tensor<8x2xf32>) outs(%c : tensor<4x2xf32>) -> tensor<4x2xf32>
-  // expected-error @+1 {{'quantune.layer' must be a non-negative integer, got 1.000000e+00 : f32}}
+  // expected-error @+1 {{'quantune.layer' must be an i64 in [0, 2^63 - 1), got 1.000000e+00 : f32}}
   %1 = linalg.matmul {quantune.layer = 1.0 : f32} ins(%a, %b : tensor<4x8xf32>, tensor<8x2xf32>) outs(%c : tensor<4x2xf32>) -> tensor<4x2xf32>
+  return
+}
+
+// -----
+
+// Ids on ops that are not quantizable still count: the float matmul may not
+// reuse the id an integer matmul already carries.
+func.func @id_on_non_quantizable_op(%a: tensor<4x8xi8>, %b: tensor<8x2xi8>, %c: tensor<4x2xi32>,
+                                    %fa: tensor<4x8xf32>, %fb: tensor<8x2xf32>, %fc: tensor<4x2xf32>) {
+  // expected-note @+1 {{first used here}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64} ins(%a, %b : tensor<4x8xi8>, tensor<8x2xi8>) outs(%c : tensor<4x2xi32>) -> tensor<4x2xi32>
+  // expected-error @+1 {{duplicate layer id 0}}
+  %1 = linalg.matmul {quantune.layer = 0 : i64} ins(%fa, %fb : tensor<4x8xf32>, tensor<8x2xf32>) outs(%fc : tensor<4x2xf32>) -> tensor<4x2xf32>
+  return
+}
+
+// -----
+
+func.func @wrong_id_type_and_range(%a: tensor<4x8xf32>, %b: tensor<8x2xf32>, %c: tensor<4x2xf32>) {
+  // expected-error @+1 {{'quantune.layer' must be an i64 in [0, 2^63 - 1), got 5 : ui8}}
+  %0 = linalg.matmul {quantune.layer = 5 : ui8} ins(%a, %b : tensor<4x8xf32>, tensor<8x2xf32>) outs(%c : tensor<4x2xf32>) -> tensor<4x2xf32>
+  // expected-error @+1 {{'quantune.layer' must be an i64 in [0, 2^63 - 1), got 9223372036854775807 : i64}}
+  %1 = linalg.matmul {quantune.layer = 9223372036854775807 : i64} ins(%a, %b : tensor<4x8xf32>, tensor<8x2xf32>) outs(%c : tensor<4x2xf32>) -> tensor<4x2xf32>
   return
 }

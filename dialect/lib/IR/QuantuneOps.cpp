@@ -91,12 +91,30 @@ LogicalResult QuantizeOp::verify() {
                              getResult().getType());
 }
 
-/// quantize(dequantize(q)) with the same parameters gives back q exactly,
-/// since every stored integer is representable.
+/// True when every stored integer survives dequantization to `floatType`
+/// and quantization back: (q - zp) * s must be finite and precise enough
+/// that dividing by s and rounding gives q - zp again.
+static bool roundTripsExactly(QParamsAttr qparams, FloatType floatType) {
+  // A relative error of 2^-(p-1) on |q - zp| < 2^(width+1) stays below 1/2
+  // when p >= width + 3.
+  if (floatType.getFPMantissaWidth() < int(qparams.getStorageWidth()) + 3)
+    return false;
+  double span = double(qparams.getStorageMax() - qparams.getStorageMin());
+  double maxScale = *llvm::max_element(qparams.getScales().asArrayRef());
+  const llvm::fltSemantics &sem = floatType.getFloatSemantics();
+  double largest = llvm::APFloat::getLargest(sem).convertToDouble();
+  return span * maxScale < largest;
+}
+
+/// quantize(dequantize(q)) with the same parameters gives back q when the
+/// float type in between holds every dequantized value exactly enough.
 OpFoldResult QuantizeOp::fold(FoldAdaptor) {
   auto dequant = getInput().getDefiningOp<DequantizeOp>();
   if (!dequant || dequant.getQparams() != getQparams() ||
       dequant.getInput().getType() != getResult().getType())
+    return {};
+  auto floatType = cast<FloatType>(getInput().getType().getElementType());
+  if (!roundTripsExactly(getQparams(), floatType))
     return {};
   return dequant.getInput();
 }

@@ -13,6 +13,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringSwitch.h"
 
+#include <limits>
+
 namespace mlir {
 namespace quantune {
 #define GEN_PASS_DEF_QUANTUNELABELLAYERS
@@ -89,20 +91,21 @@ struct LabelLayersPass
         layers.emplace_back(op, kind);
     });
 
-    // Keep existing ids; check that they are unique.
+    // Keep existing ids, on any op, and check that they are unique.
     llvm::DenseMap<int64_t, Operation *> existing;
     int64_t nextId = 0;
     bool failedCheck = false;
-    for (auto [op, kind] : layers) {
+    module.walk([&](Operation *op) {
       Attribute attr = op->getAttr(QuantuneDialect::kLayerAttrName);
       if (!attr)
-        continue;
+        return;
       auto id = dyn_cast<IntegerAttr>(attr);
-      if (!id || id.getInt() < 0) {
+      if (!id || !id.getType().isSignlessInteger(64) || id.getInt() < 0 ||
+          id.getInt() == std::numeric_limits<int64_t>::max()) {
         op->emitError() << "'" << QuantuneDialect::kLayerAttrName
-                        << "' must be a non-negative integer, got " << attr;
+                        << "' must be an i64 in [0, 2^63 - 1), got " << attr;
         failedCheck = true;
-        continue;
+        return;
       }
       auto [it, inserted] = existing.try_emplace(id.getInt(), op);
       if (!inserted) {
@@ -112,7 +115,7 @@ struct LabelLayersPass
         failedCheck = true;
       }
       nextId = std::max(nextId, id.getInt() + 1);
-    }
+    });
     if (failedCheck)
       return signalPassFailure();
 

@@ -9,6 +9,8 @@
 
 #include "quantune/IR/QuantuneDialect.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 

@@ -40,12 +40,38 @@ def QuantuneStrip : Pass<"quantune-strip", "::mlir::ModuleOp"> {
   let summary = "Remove every quantune attribute";
   let description = [{
     Removes every discardable attribute whose name starts with `quantune.`
-    from all ops, leaving plain upstream IR for IREE. Quantune ops have
+    or whose value holds a quantune attribute (e.g. `foo =
+    #quantune.precision<i8>`) from all ops, and likewise from function
+    argument and result attributes, leaving plain upstream IR for IREE. Quantune ops have
     semantics that must be lowered first, so the pass fails with an error
     at each quantune op it finds and changes nothing in that case.
   }];
   let statistics = [
     Statistic<"numStripped", "num-stripped", "Number of attributes removed">
+  ];
+}
+
+def QuantuneChannelMajorDepthwise
+    : Pass<"quantune-channel-major-depthwise", "::mlir::ModuleOp"> {
+  let summary = "Rewrite NCHW depthwise convs as channel-major linalg.generic";
+  let description = [{
+    Replaces every `linalg.depthwise_conv_2d_nchw_chw` with the equivalent
+    `linalg.generic` whose loops run `(n, c, oh, ow, kh, kw)` instead of the
+    named op's `(n, oh, ow, c, kh, kw)`. The computation is unchanged;
+    discardable attributes such as the quantune labels are carried over.
+
+    Why: IREE 3.13's SPIR-V (Vulkan) code generation distributes the named
+    op's output fill and its accumulation loop over the workgroup's threads
+    in two different ways with no barrier between them, so threads read
+    elements that other threads are still zeroing. On Mesa's lavapipe the
+    result is wrong (relative error near 0.7). With channel-major loops both
+    are distributed alike and the result matches onnxruntime. `quantune
+    compile --target vulkan` runs this pass before iree-compile.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+  let statistics = [
+    Statistic<"numRewritten", "num-rewritten",
+              "Number of depthwise convolutions rewritten">
   ];
 }
 
