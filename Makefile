@@ -4,6 +4,7 @@
 VENV  ?= .venv
 BUILD ?= build
 LIT   ?= /usr/lib/llvm-22/bin/lit
+CLANG_FORMAT ?= /usr/lib/llvm-22/bin/clang-format
 PY    := $(VENV)/bin/python
 
 .PHONY: all setup build demo test lit pytest format clean help
@@ -16,7 +17,7 @@ help:
 	@echo "make setup   Debian packages, venv, pip install, C++ build (idempotent)"
 	@echo "make lit     only the lit + FileCheck tests (after setup)"
 	@echo "make pytest  only the Python tests (after setup)"
-	@echo "make format  clang-format the C++ sources"
+	@echo "make format  clang-format the C++ sources (apt-get install clang-format-22)"
 
 setup:
 	@bash scripts/setup.sh
@@ -37,7 +38,7 @@ test: setup
 	$(MAKE) --no-print-directory pytest
 
 format:
-	find dialect tools -name '*.cpp' -o -name '*.h' | xargs clang-format -i
+	find dialect tools -name '*.cpp' -o -name '*.h' | xargs $(CLANG_FORMAT) -i
 
 clean:
 	rm -rf $(BUILD) out .stamps

@@ -63,10 +63,11 @@ IntegerType QParamsAttr::getHolderType() const {
   return IntegerType::get(getContext(), getStorageWidth());
 }
 
-LogicalResult
-QParamsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                    IntegerType storageType, DenseF64ArrayAttr scales,
-                    DenseI64ArrayAttr zeroPoints, std::optional<int64_t> axis) {
+LogicalResult QParamsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  IntegerType storageType,
+                                  DenseF64ArrayAttr scales,
+                                  DenseI64ArrayAttr zeroPoints,
+                                  std::optional<int64_t> axis) {
   if (!storageType || storageType.isSignless())
     return emitError() << "storage type must be a signed (si) or unsigned "
                           "(ui) integer type, got "
@@ -93,8 +94,8 @@ QParamsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   }
   bool isSigned = storageType.isSigned();
   int64_t qmin = isSigned ? -(int64_t(1) << (width - 1)) : 0;
-  int64_t qmax = isSigned ? (int64_t(1) << (width - 1)) - 1
-                          : (int64_t(1) << width) - 1;
+  int64_t qmax =
+      isSigned ? (int64_t(1) << (width - 1)) - 1 : (int64_t(1) << width) - 1;
   for (auto [i, zp] : llvm::enumerate(zeroPoints.asArrayRef())) {
     if (zp < qmin || zp > qmax)
       return emitError() << "zero point #" << i << " (" << zp
@@ -153,14 +154,14 @@ Attribute QParamsAttr::parse(AsmParser &parser, Type) {
         scales.push_back(value);
       } else {
         listForm = true;
-        if (parser.parseCommaSeparatedList(
-                AsmParser::Delimiter::Square, [&]() -> ParseResult {
-                  double value;
-                  if (parser.parseFloat(value))
-                    return failure();
-                  scales.push_back(value);
-                  return success();
-                }))
+        if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square,
+                                           [&]() -> ParseResult {
+                                             double value;
+                                             if (parser.parseFloat(value))
+                                               return failure();
+                                             scales.push_back(value);
+                                             return success();
+                                           }))
           return {};
       }
     } else if (key == "zero_point" || key == "zero_points") {
@@ -177,14 +178,14 @@ Attribute QParamsAttr::parse(AsmParser &parser, Type) {
         zeroPoints.push_back(value);
       } else {
         listForm = true;
-        if (parser.parseCommaSeparatedList(
-                AsmParser::Delimiter::Square, [&]() -> ParseResult {
-                  int64_t value;
-                  if (parser.parseInteger(value))
-                    return failure();
-                  zeroPoints.push_back(value);
-                  return success();
-                }))
+        if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square,
+                                           [&]() -> ParseResult {
+                                             int64_t value;
+                                             if (parser.parseInteger(value))
+                                               return failure();
+                                             zeroPoints.push_back(value);
+                                             return success();
+                                           }))
           return {};
       }
     } else {
@@ -262,8 +263,7 @@ LogicalResult MetricsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   for (auto [name, field] :
        {std::pair{"weight_mse", weightMse}, std::pair{"act_mse", actMse}}) {
     if (field && field.getValueAsDouble() < 0.0)
-      return emitError() << "metric '" << name
-                         << "' must be non-negative, got "
+      return emitError() << "metric '" << name << "' must be non-negative, got "
                          << field.getValueAsDouble();
   }
   return success();

@@ -46,8 +46,8 @@ struct ChannelMajorDepthwisePass
       }
       // The named op iterates (n, oh, ow, c, kh, kw); run channels right
       // after the batch so the loop nest follows the NCHW output layout.
-      FailureOr<linalg::GenericOp> interchanged = linalg::interchangeGenericOp(
-          rewriter, *generic, {0, 3, 1, 2, 4, 5});
+      FailureOr<linalg::GenericOp> interchanged =
+          linalg::interchangeGenericOp(rewriter, *generic, {0, 3, 1, 2, 4, 5});
       if (failed(interchanged)) {
         generic->emitError("could not interchange depthwise convolution loops");
         return signalPassFailure();

@@ -34,9 +34,9 @@ static StringRef classifyLayer(Operation *op) {
     return {};
   StringRef kind =
       llvm::StringSwitch<StringRef>(name)
-          .Cases({"conv_2d_nchw_fchw", "conv_2d_nhwc_hwcf",
-                  "conv_2d_nhwc_fhwc"},
-                 "conv2d")
+          .Cases(
+              {"conv_2d_nchw_fchw", "conv_2d_nhwc_hwcf", "conv_2d_nhwc_fhwc"},
+              "conv2d")
           .Cases({"conv_2d_ngchw_fgchw", "conv_2d_ngchw_gfchw",
                   "conv_2d_nhwgc_gfhwc"},
                  "grouped_conv2d")

@@ -29,7 +29,7 @@ static bool isQuantuneAttr(NamedAttribute attr) {
     return true;
   WalkResult result = attr.getValue().walk([&](Attribute nested) {
     return nested.getDialect().getNamespace() == ns ? WalkResult::interrupt()
-                                                     : WalkResult::advance();
+                                                    : WalkResult::advance();
   });
   return result.wasInterrupted();
 }
