@@ -13,6 +13,7 @@ import iree.runtime as ireert
 from quantune_mlir.errors import QuantuneError, first_line
 
 _TENSOR = re.compile(r"tensor<((?:[0-9?]+x)*)([a-z]+[0-9]*)>")
+_TARGET_DEVICE = re.compile(r'#hal\.device\.target<"([a-z0-9_-]+)"')
 _DTYPES = {
     "f32": np.float32, "f16": np.float16, "f64": np.float64,
     "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64,
@@ -99,8 +100,9 @@ def run_module(
         raise QuantuneError(f"cannot read module '{path}': no such file")
     try:
         config = ireert.Config(device)
-    except Exception as exc:
-        raise QuantuneError(f"cannot open IREE device '{device}': {first_line(str(exc))}") from None
+    except Exception:
+        drivers = ", ".join(sorted(ireert.query_available_drivers()))
+        raise QuantuneError(f"cannot open IREE device '{device}' on this machine (runtime drivers: {drivers})") from None
     try:
         module = ireert.VmModule.mmap(config.vm_instance, str(path))
     except Exception as exc:
@@ -113,6 +115,12 @@ def run_module(
         context.add_vm_module(module)
         results = context.modules[module.name][name](*arrays)
     except Exception as exc:
+        wanted = _TARGET_DEVICE.search(str(exc))
+        if wanted and "INCOMPATIBLE" in str(exc):
+            raise QuantuneError(
+                f"'{path}' was compiled for {wanted.group(1)} devices; run it with a matching --device "
+                f"(local-task for llvm-cpu modules, vulkan for vulkan modules)"
+            ) from None
         raise QuantuneError(f"running '{name}' on {device} failed: {first_line(str(exc))}") from None
     if not isinstance(results, (tuple, list)):
         results = [results]

@@ -178,3 +178,24 @@ def test_entry_point_exit_status_is_2(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("quantune: error: ")
+
+
+def test_run_explains_a_device_mismatch(tmp_path: Path, capsys, stripped_mlir) -> None:
+    from quantune_mlir.compiler import compile_mlir
+    from quantune_mlir.targets import parse_target
+
+    vmfb = tmp_path / "vk.vmfb"
+    compile_mlir(stripped_mlir["residual_cnn"], parse_target("vulkan"), vmfb)
+    x = tmp_path / "x.npy"
+    np.save(x, seeded_input((1, 3, 32, 32)))
+    code, err = run_cli(capsys, "run", str(vmfb), "--input", str(x), "--device", "local-task")
+    assert_one_line_error(code, err, "compiled for vulkan devices", "--device")
+
+
+def test_run_rejects_an_unknown_device(tmp_path: Path, capsys) -> None:
+    x = tmp_path / "x.npy"
+    np.save(x, seeded_input((1, 3, 32, 32)))
+    vmfb = tmp_path / "m.vmfb"
+    vmfb.write_bytes(b"\x00")
+    code, err = run_cli(capsys, "run", str(vmfb), "--input", str(x), "--device", "tpu9000")
+    assert_one_line_error(code, err, "cannot open IREE device 'tpu9000'")
