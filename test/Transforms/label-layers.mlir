@@ -10,12 +10,12 @@
 // order and continue across functions.
 
 // CHECK-LABEL: func.func @convs
-// CHECK:         linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, quantune.kind = "conv2d", quantune.layer = 0 : i64, quantune.name = "conv1", strides = dense<1> : tensor<2xi64>}
-// CHECK:         linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, quantune.kind = "conv2d", quantune.layer = 1 : i64, quantune.name = "conv2d_1", strides = dense<1> : tensor<2xi64>}
-// CHECK:         linalg.conv_2d_nhwc_fhwc {dilations = dense<1> : tensor<2xi64>, quantune.kind = "conv2d", quantune.layer = 2 : i64, quantune.name = "conv2d_2", strides = dense<1> : tensor<2xi64>}
-// CHECK:         linalg.conv_2d_ngchw_fgchw {dilations = dense<1> : tensor<2xi64>, quantune.kind = "grouped_conv2d", quantune.layer = 3 : i64, quantune.name = "grouped_conv2d_3", strides = dense<1> : tensor<2xi64>}
-// CHECK:         linalg.depthwise_conv_2d_nchw_chw {dilations = dense<1> : tensor<2xi64>, quantune.kind = "depthwise_conv2d", quantune.layer = 4 : i64, quantune.name = "depthwise_conv2d_4", strides = dense<1> : tensor<2xi64>}
-// CHECK:         linalg.depthwise_conv_2d_nhwc_hwc {dilations = dense<1> : tensor<2xi64>, quantune.kind = "depthwise_conv2d", quantune.layer = 5 : i64, quantune.name = "dw", strides = dense<1> : tensor<2xi64>}
+// CHECK:         linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, quantune.kind = "conv2d", quantune.layer = 0 : i64, quantune.macs = 7776 : i64, quantune.name = "conv1", quantune.params = 216 : i64, strides = dense<1> : tensor<2xi64>}
+// CHECK:         linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, quantune.kind = "conv2d", quantune.layer = 1 : i64, quantune.macs = 7776 : i64, quantune.name = "conv2d_1", quantune.params = 216 : i64, strides = dense<1> : tensor<2xi64>}
+// CHECK:         linalg.conv_2d_nhwc_fhwc {dilations = dense<1> : tensor<2xi64>, quantune.kind = "conv2d", quantune.layer = 2 : i64, quantune.macs = 7776 : i64, quantune.name = "conv2d_2", quantune.params = 216 : i64, strides = dense<1> : tensor<2xi64>}
+// CHECK:         linalg.conv_2d_ngchw_fgchw {dilations = dense<1> : tensor<2xi64>, quantune.kind = "grouped_conv2d", quantune.layer = 3 : i64, quantune.macs = 3888 : i64, quantune.name = "grouped_conv2d_3", quantune.params = 108 : i64, strides = dense<1> : tensor<2xi64>}
+// CHECK:         linalg.depthwise_conv_2d_nchw_chw {dilations = dense<1> : tensor<2xi64>, quantune.kind = "depthwise_conv2d", quantune.layer = 4 : i64, quantune.macs = 1296 : i64, quantune.name = "depthwise_conv2d_4", quantune.params = 36 : i64, strides = dense<1> : tensor<2xi64>}
+// CHECK:         linalg.depthwise_conv_2d_nhwc_hwc {dilations = dense<1> : tensor<2xi64>, quantune.kind = "depthwise_conv2d", quantune.layer = 5 : i64, quantune.macs = 1296 : i64, quantune.name = "dw", quantune.params = 36 : i64, strides = dense<1> : tensor<2xi64>}
 // CHECK:         return
 // LOC-LABEL:   func.func @convs
 // LOC:           linalg.conv_2d_nchw_fchw {{.*}} loc(#[[CONV1:loc[0-9]*]])
@@ -76,10 +76,10 @@ func.func @not_quantizable(%i: tensor<1x4x8x8xf32>, %k: tensor<2x2xf32>, %po: te
 }
 
 // CHECK-LABEL: func.func @matmuls
-// CHECK:         linalg.matmul {quantune.kind = "matmul", quantune.layer = 6 : i64, quantune.name = "matmul_6"} ins(
-// CHECK:         linalg.matmul indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}] {quantune.kind = "matmul", quantune.layer = 7 : i64, quantune.name = "fc"} ins(
-// CHECK:         linalg.batch_matmul {quantune.kind = "batch_matmul", quantune.layer = 8 : i64, quantune.name = "batch_matmul_8"} ins(
-// CHECK:         linalg.matmul {quantune.kind = "matmul", quantune.layer = 9 : i64, quantune.name = "matmul_9"} ins(%{{.*}}, %{{.*}} : tensor<4x8xf16>, tensor<8x2xf16>)
+// CHECK:         linalg.matmul {quantune.kind = "matmul", quantune.layer = 6 : i64, quantune.macs = 64 : i64, quantune.name = "matmul_6", quantune.params = 16 : i64} ins(
+// CHECK:         linalg.matmul indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}] {quantune.kind = "matmul", quantune.layer = 7 : i64, quantune.macs = 64 : i64, quantune.name = "fc", quantune.params = 16 : i64} ins(
+// CHECK:         linalg.batch_matmul {quantune.kind = "batch_matmul", quantune.layer = 8 : i64, quantune.macs = 192 : i64, quantune.name = "batch_matmul_8", quantune.params = 48 : i64} ins(
+// CHECK:         linalg.matmul {quantune.kind = "matmul", quantune.layer = 9 : i64, quantune.macs = 64 : i64, quantune.name = "matmul_9", quantune.params = 16 : i64} ins(%{{.*}}, %{{.*}} : tensor<4x8xf16>, tensor<8x2xf16>)
 // CHECK:         return
 // LOC-LABEL:   func.func @matmuls
 // LOC:           linalg.matmul indexing_maps = {{.*}} loc(#[[FC:loc[0-9]*]])
@@ -105,14 +105,14 @@ func.func @matmuls(%a: tensor<4x8xf32>, %b: tensor<8x2xf32>, %bt: tensor<2x8xf32
 // Location forms: only a non-empty NameLoc gives a name.
 
 // CHECK-LABEL: func.func @locations
-// CHECK:         quantune.layer = 0 : i64, quantune.name = "matmul_0"
-// CHECK:         quantune.layer = 1 : i64, quantune.name = "inner"
-// CHECK:         quantune.layer = 2 : i64, quantune.name = "callee_name"
-// CHECK:         quantune.layer = 3 : i64, quantune.name = "first"
-// CHECK:         quantune.layer = 4 : i64, quantune.name = "matmul_4"
-// CHECK:         quantune.layer = 5 : i64, quantune.name = "nested"
+// CHECK:         quantune.layer = 0 : i64, quantune.macs = 64 : i64, quantune.name = "matmul_0"
+// CHECK:         quantune.layer = 1 : i64, quantune.macs = 64 : i64, quantune.name = "inner"
+// CHECK:         quantune.layer = 2 : i64, quantune.macs = 64 : i64, quantune.name = "callee_name"
+// CHECK:         quantune.layer = 3 : i64, quantune.macs = 64 : i64, quantune.name = "first"
+// CHECK:         quantune.layer = 4 : i64, quantune.macs = 64 : i64, quantune.name = "matmul_4"
+// CHECK:         quantune.layer = 5 : i64, quantune.macs = 64 : i64, quantune.name = "nested"
 // CHECK:         scf.yield
-// CHECK:         quantune.layer = 6 : i64, quantune.name = "matmul_6"
+// CHECK:         quantune.layer = 6 : i64, quantune.macs = 64 : i64, quantune.name = "matmul_6"
 // CHECK:         return
 func.func @locations(%a: tensor<4x8xf32>, %b: tensor<8x2xf32>, %c: tensor<4x2xf32>, %cond: i1) -> tensor<4x2xf32> {
   // A fused location without any name.
@@ -142,10 +142,10 @@ func.func @locations(%a: tensor<4x8xf32>, %b: tensor<8x2xf32>, %c: tensor<4x2xf3
 // an existing name is kept while the kind is always recomputed.
 
 // CHECK-LABEL: func.func @pre_labelled
-// CHECK:         linalg.matmul {quantune.kind = "matmul", quantune.layer = 6 : i64, quantune.name = "matmul_6"} ins(
-// CHECK:         linalg.matmul {foo.bar = "keep", quantune.kind = "matmul", quantune.layer = 5 : i64, quantune.name = "matmul_5"} ins(
-// CHECK:         linalg.batch_matmul {quantune.kind = "batch_matmul", quantune.layer = 2 : i64, quantune.name = "custom"} ins(
-// CHECK:         linalg.matmul {quantune.kind = "matmul", quantune.layer = 7 : i64, quantune.name = "late"} ins(
+// CHECK:         linalg.matmul {quantune.kind = "matmul", quantune.layer = 6 : i64, quantune.macs = 64 : i64, quantune.name = "matmul_6", quantune.params = 16 : i64} ins(
+// CHECK:         linalg.matmul {foo.bar = "keep", quantune.kind = "matmul", quantune.layer = 5 : i64, quantune.macs = 64 : i64, quantune.name = "matmul_5", quantune.params = 16 : i64} ins(
+// CHECK:         linalg.batch_matmul {quantune.kind = "batch_matmul", quantune.layer = 2 : i64, quantune.macs = 192 : i64, quantune.name = "custom", quantune.params = 48 : i64} ins(
+// CHECK:         linalg.matmul {quantune.kind = "matmul", quantune.layer = 7 : i64, quantune.macs = 64 : i64, quantune.name = "late", quantune.params = 16 : i64} ins(
 // CHECK:         return
 func.func @pre_labelled(%a: tensor<4x8xf32>, %b: tensor<8x2xf32>, %c: tensor<4x2xf32>,
                         %ba: tensor<3x4x8xf32>, %bb: tensor<3x8x2xf32>, %bc: tensor<3x4x2xf32>) {

@@ -7,6 +7,7 @@
 #include "quantune/IR/QuantuneDialect.h"
 #include "quantune/Transforms/Passes.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Location.h"
@@ -78,6 +79,23 @@ static StringRef findLocationName(Location loc) {
   return {};
 }
 
+/// Records the weight element count and the multiply-accumulate count (the
+/// product of all loop ranges) when they are static.
+static void setSizeAttrs(linalg::LinalgOp op, Builder &builder) {
+  auto weightType =
+      dyn_cast<ShapedType>(op.getDpsInputOperand(1)->get().getType());
+  if (weightType && weightType.hasStaticShape())
+    op->setAttr(QuantuneDialect::kParamsAttrName,
+                builder.getI64IntegerAttr(weightType.getNumElements()));
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (llvm::any_of(ranges, ShapedType::isDynamic))
+    return;
+  int64_t macs = 1;
+  for (int64_t r : ranges)
+    macs *= r;
+  op->setAttr(QuantuneDialect::kMacsAttrName, builder.getI64IntegerAttr(macs));
+}
+
 namespace {
 struct LabelLayersPass
     : public quantune::impl::QuantuneLabelLayersBase<LabelLayersPass> {
@@ -139,6 +157,7 @@ struct LabelLayersPass
                     builder.getStringAttr(name));
       }
       op->setAttr(QuantuneDialect::kKindAttrName, builder.getStringAttr(kind));
+      setSizeAttrs(cast<linalg::LinalgOp>(op), builder);
     }
   }
 };

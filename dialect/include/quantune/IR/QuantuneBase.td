@@ -33,6 +33,20 @@ def Quantune_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kLayerAttrName = "quantune.layer";
     static constexpr ::llvm::StringLiteral kNameAttrName = "quantune.name";
     static constexpr ::llvm::StringLiteral kKindAttrName = "quantune.kind";
+    /// Weight element count and multiply-accumulates of a layer (i64).
+    static constexpr ::llvm::StringLiteral kParamsAttrName = "quantune.params";
+    static constexpr ::llvm::StringLiteral kMacsAttrName = "quantune.macs";
+    /// #quantune.metrics of a layer.
+    static constexpr ::llvm::StringLiteral kMetricsAttrName = "quantune.metrics";
+    /// #quantune.precision a layer computes in.
+    static constexpr ::llvm::StringLiteral kPrecisionAttrName = "quantune.precision";
+    /// #quantune.qparams of a layer's input activation.
+    static constexpr ::llvm::StringLiteral kActQParamsAttrName = "quantune.act_qparams";
+    /// Why a layer cannot be quantized (string); such layers stay f32.
+    static constexpr ::llvm::StringLiteral kReasonAttrName = "quantune.reason";
+    /// On an instrumented function: what each extra result holds, as
+    /// "<layer id>:<statistic>" strings, in result order.
+    static constexpr ::llvm::StringLiteral kProbeOutputsAttrName = "quantune.probe_outputs";
   }];
 }
 

@@ -20,7 +20,10 @@ def QuantuneLabelLayers : Pass<"quantune-label-layers", "::mlir::ModuleOp"> {
     * `quantune.name`: the ONNX node name when the op's location carries
       one (a `NameLoc`, possibly inside a `FusedLoc`), else `<kind>_<id>`;
     * `quantune.kind`: `conv2d`, `depthwise_conv2d`, `grouped_conv2d`,
-      `matmul` or `batch_matmul`.
+      `matmul` or `batch_matmul`;
+    * `quantune.params`: the element count of the weight operand, and
+      `quantune.macs`: the multiply-accumulate count (product of the loop
+      ranges), each when static.
 
     The quantizable ops are the `linalg.conv_2d_*` family in every layout
     (including grouped), `linalg.depthwise_conv_2d_*`, `linalg.matmul` (with
@@ -73,6 +76,173 @@ def QuantuneChannelMajorDepthwise
     Statistic<"numRewritten", "num-rewritten",
               "Number of depthwise convolutions rewritten">
   ];
+}
+
+def QuantuneWeightMetrics
+    : Pass<"quantune-weight-metrics", "::mlir::ModuleOp"> {
+  let summary = "Weight SQNR and relative MSE of every labelled layer";
+  let description = [{
+    For every labelled layer, finds its constant weight (looking through
+    `linalg.transpose` and transposing `linalg.generic` ops), quantizes it to
+    `bits`-bit signed integers, symmetric per output channel
+    (`s_c = max|W_c| / (2^(bits-1) - 1)`, round half to even, clamp to
+    `[-(2^(bits-1) - 1), 2^(bits-1) - 1]`), and records
+
+    * `weight_sqnr = 10 log10(sum W^2 / sum (W - W')^2)` in dB, capped at
+      200 dB when the quantization is exact, and
+    * `weight_mse = mean((W - W')^2) / mean(W^2)`
+
+    in the layer's `quantune.metrics` (other fields are kept). The output
+    channel axes are the weight dimensions that also index the layer's
+    output. Both `dense` and `dense_resource` constants are read; the cost
+    is linear in the number of weights.
+
+    A layer whose weight is not a constant gets a warning,
+    `quantune.precision = #quantune.precision<f32>` and a
+    `quantune.reason`. NaN or infinite weights are an error.
+  }];
+  let options = [
+    Option<"bits", "bits", "unsigned", /*default=*/"8",
+           "Weight bit width (2 to 16)">
+  ];
+  let dependentDialects = ["::mlir::quantune::QuantuneDialect"];
+  let statistics = [
+    Statistic<"numMeasured", "num-measured", "Number of layers measured">,
+    Statistic<"numNonConstant", "num-non-constant",
+              "Number of layers whose weight is not a constant">
+  ];
+}
+
+def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
+  let summary = "Make a probe module that returns per-layer statistics";
+  let description = [{
+    Adds, for every labelled layer of a function, reductions whose results
+    are appended to the function's results, and records on the function
+    `quantune.probe_outputs`: one `"<layer>:<statistic>"` string per extra
+    result, in order. The original results come first and are unchanged.
+    Everything is reduced in-graph; no activation tensor leaves the module.
+
+    `mode=ranges` (inference 1): for the layer's input activation, `min`
+    and `max` (`tensor<f32>`) and `hist` (`tensor<BINSxi32>`), a histogram
+    with `bins` equal bins spanning this sample's `[min, max]`.
+
+    `mode=local-error` (inference 2): every layer also computes its
+    quantized twin on the same fp32 input, `y' = op(Q(x), Q(W))`, with the
+    input fake-quantized under the layer's `quantune.act_qparams` and the
+    weight fake-quantized per output channel as in quantune-weight-metrics.
+    It returns `sum_y2` (sum of y^2), `sum_err2` (sum of (y - y')^2), both
+    `tensor<f32>`, and `count` (`tensor<i32>`, the element count of y).
+    Layers without `quantune.act_qparams` or without a constant weight are
+    skipped.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"ranges\"",
+           "ranges or local-error">,
+    Option<"bins", "bins", "unsigned", /*default=*/"128",
+           "Histogram bins per sample (mode=ranges)">,
+    Option<"bits", "bits", "unsigned", /*default=*/"8",
+           "Weight bit width of the quantized twin (mode=local-error)">
+  ];
+  let dependentDialects = [
+    "::mlir::quantune::QuantuneDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def QuantuneFakeQuantize
+    : Pass<"quantune-fake-quantize", "::mlir::ModuleOp"> {
+  let summary = "Simulate int8 layers in fp32 with fake quantization";
+  let description = [{
+    Replaces the input and the weight of layers with their fake-quantized
+    values (input per tensor under `quantune.act_qparams`, weight per output
+    channel as in quantune-weight-metrics), so the fp32 program computes
+    what the int8 program would, up to accumulation order.
+
+    By default every layer whose `quantune.precision` is `i8` is simulated.
+    With `switchable=true` the functions get one more argument, a
+    `tensor<i32>` layer selector, and a layer is simulated only when the
+    selector equals its id (`-1` simulates none): one compiled module then
+    serves a whole per-layer sweep. Inputs and weights are switched with
+    elementwise selects, so the layer itself runs once.
+  }];
+  let options = [
+    Option<"switchable", "switchable", "bool", /*default=*/"false",
+           "Add a layer-selector argument instead of using precisions">,
+    Option<"bits", "bits", "unsigned", /*default=*/"8",
+           "Weight bit width">
+  ];
+  let dependentDialects = [
+    "::mlir::quantune::QuantuneDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def QuantuneAnnotate : Pass<"quantune-annotate", "::mlir::ModuleOp"> {
+  let summary = "Attach per-layer qparams, metrics and precisions from JSON";
+  let description = [{
+    Reads a JSON file written by the Python analysis:
+
+    ```json
+    {"version": 1,
+     "layers": [{"id": 0,
+                 "act_qparams": {"storage": "si8", "scale": 0.02, "zero_point": -3},
+                 "metrics": {"act_sqnr": 31.5, "act_mse": 0.0007},
+                 "precision": "i8"} ] }
+    ```
+
+    and sets `quantune.act_qparams`, merges the given fields into
+    `quantune.metrics`, and sets `quantune.precision` (`f32`, `f16`,
+    `bf16`, `i8`, `i4`) on the layer with that id. Every key is optional
+    except `id`. Unknown layer ids, unknown keys, wrong value types and
+    malformed JSON are errors that name the file and the entry.
+  }];
+  let options = [
+    Option<"file", "file", "std::string", /*default=*/"",
+           "Path of the JSON annotations">
+  ];
+  let dependentDialects = ["::mlir::quantune::QuantuneDialect"];
+}
+
+def QuantuneAssignPrecision
+    : Pass<"quantune-assign-precision", "::mlir::ModuleOp"> {
+  let summary = "Rank layers by sensitivity and choose i8 or f32 under a budget";
+  let description = [{
+    Combines the four local metrics of every labelled layer into one
+    sensitivity and keeps the most sensitive layers in f32.
+
+    Each metric is min-max normalised across the layers to [0, 1], oriented
+    so that 1 is the most sensitive (lowest SQNR, highest MSE); if all layers
+    share a value it contributes 0. The sensitivity is
+    `sum_k r_k n_k / sum_k r_k` over `(weight_sqnr, act_sqnr, weight_mse,
+    act_mse)` with the `ratio` weights `r`; a metric missing on every layer
+    is left out. The result is stored as `sensitivity` in
+    `quantune.metrics`.
+
+    Layers are sorted by sensitivity, most sensitive first, ties broken by
+    ascending layer id, and kept in f32 from the top of that list (a single
+    sort and cut) until the `budget` is met:
+
+    * `fp32-count=K`: the K most sensitive layers are f32;
+    * `fp32-fraction=F`: ceil(F * layers) layers are f32;
+    * `weight-bytes=B`: f32 layers are added while the weight size (4 bytes
+      per f32 weight, 1 per i8 weight) stays <= B; a B below the all-i8
+      size is an error;
+    * `int8-mac-share=P`: f32 layers are added while the i8 share of MACs
+      stays >= P.
+
+    Layers that already carry a `quantune.reason` stay f32 and are not
+    counted against the budget. Every other layer gets
+    `quantune.precision` `i8` or `f32`. The result is deterministic.
+  }];
+  let options = [
+    ListOption<"ratio", "ratio", "double",
+               "Weights of weight_sqnr, act_sqnr, weight_mse, act_mse (default 1,1,1,1)">,
+    Option<"budget", "budget", "std::string", /*default=*/"\"fp32-count=0\"",
+           "fp32-count=K | fp32-fraction=F | weight-bytes=B | int8-mac-share=P">
+  ];
+  let dependentDialects = ["::mlir::quantune::QuantuneDialect"];
 }
 
 #endif // QUANTUNE_TRANSFORMS_PASSES_TD

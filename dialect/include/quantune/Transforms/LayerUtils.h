@@ -1,0 +1,80 @@
+//===- LayerUtils.h - Shared helpers for layer passes -----------*- C++ -*-===//
+//
+// Part of the Quantune-MLIR project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTUNE_TRANSFORMS_LAYERUTILS_H
+#define QUANTUNE_TRANSFORMS_LAYERUTILS_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir {
+namespace quantune {
+
+/// The layer id of `op`, if quantune-label-layers labelled it.
+std::optional<int64_t> getLayerId(Operation *op);
+
+/// The labelled layers of `root` in program order.
+SmallVector<linalg::LinalgOp> collectLayers(Operation *root);
+
+/// A layer's weight traced back to the constant that defines it.
+struct ConstantWeight {
+  /// The constant holding the weight.
+  arith::ConstantOp constant;
+  /// Layout-only ops from the constant to the layer, constant side first.
+  SmallVector<Operation *> chain;
+  /// Shape of the constant.
+  SmallVector<int64_t> shape;
+  /// Axes of the constant that index the layer's output channels.
+  SmallVector<int64_t> channelAxes;
+  /// The constant's values in row-major order.
+  std::vector<float> values;
+};
+
+/// The layer's weight operand: DPS input 1 of every quantizable op.
+OpOperand &getWeightOperand(linalg::LinalgOp layer);
+
+/// Follows the weight operand of `layer` through `linalg.transpose` and
+/// transposing `linalg.generic` ops to an `arith.constant` (dense or
+/// dense_resource, f32 or f64) and reads it. On failure, `reason` says why
+/// in a phrase such as "weight is not a constant".
+FailureOr<ConstantWeight> findConstantWeight(linalg::LinalgOp layer,
+                                             std::string &reason);
+
+/// Symmetric per-channel integer quantization of a weight tensor.
+struct WeightQuantization {
+  /// One scale per channel, in row-major order over the channel axes.
+  std::vector<double> scales;
+  /// The dequantized weights, same layout as the input.
+  std::vector<float> dequantized;
+  /// sum W^2 and sum (W - W')^2.
+  double signalEnergy = 0.0;
+  double errorEnergy = 0.0;
+  /// Number of NaN or infinite input values (the result is then unusable).
+  size_t numNonFinite = 0;
+};
+
+/// Quantizes `values` (of `shape`) to `bits`-bit signed integers,
+/// symmetric, with one scale per index of `channelAxes`:
+/// s_c = max|W_c| / (2^(bits-1) - 1), q = clamp(roundeven(W / s_c)).
+/// An all-zero channel gets scale 1 and is reproduced exactly.
+WeightQuantization quantizeWeights(ArrayRef<float> values,
+                                   ArrayRef<int64_t> shape,
+                                   ArrayRef<int64_t> channelAxes,
+                                   unsigned bits);
+
+/// SQNR in dB from signal and error energy, capped at kMaxSqnrDb.
+double sqnrDb(double signalEnergy, double errorEnergy);
+inline constexpr double kMaxSqnrDb = 200.0;
+
+} // namespace quantune
+} // namespace mlir
+
+#endif // QUANTUNE_TRANSFORMS_LAYERUTILS_H

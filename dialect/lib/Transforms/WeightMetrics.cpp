@@ -1,0 +1,88 @@
+//===- WeightMetrics.cpp - Weight SQNR and MSE of every layer -------------===//
+//
+// Part of the Quantune-MLIR project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantune/IR/QuantuneAttrs.h"
+#include "quantune/IR/QuantuneDialect.h"
+#include "quantune/Transforms/LayerUtils.h"
+#include "quantune/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir {
+namespace quantune {
+#define GEN_PASS_DEF_QUANTUNEWEIGHTMETRICS
+#include "quantune/Transforms/Passes.h.inc"
+} // namespace quantune
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::quantune;
+
+/// Returns `metrics` with the weight fields replaced.
+static MetricsAttr withWeightMetrics(MLIRContext *ctx, MetricsAttr metrics,
+                                     double sqnr, double mse) {
+  Builder b(ctx);
+  FloatAttr sqnrAttr = b.getF64FloatAttr(sqnr);
+  FloatAttr mseAttr = b.getF64FloatAttr(mse);
+  if (!metrics)
+    return MetricsAttr::get(ctx, sqnrAttr, {}, mseAttr, {}, {});
+  return MetricsAttr::get(ctx, sqnrAttr, metrics.getActSqnr(), mseAttr,
+                          metrics.getActMse(), metrics.getSensitivity());
+}
+
+namespace {
+struct WeightMetricsPass
+    : public quantune::impl::QuantuneWeightMetricsBase<WeightMetricsPass> {
+  using QuantuneWeightMetricsBase::QuantuneWeightMetricsBase;
+
+  void runOnOperation() override {
+    if (bits < 2 || bits > 16) {
+      getOperation()->emitError("quantune-weight-metrics: bits must be "
+                                "between 2 and 16, got ")
+          << bits;
+      return signalPassFailure();
+    }
+    MLIRContext *ctx = &getContext();
+    bool failedAny = false;
+    for (linalg::LinalgOp layer : collectLayers(getOperation())) {
+      std::string reason;
+      FailureOr<ConstantWeight> weight = findConstantWeight(layer, reason);
+      if (failed(weight)) {
+        layer->emitWarning() << "layer " << *getLayerId(layer)
+                             << " stays f32: " << reason;
+        layer->setAttr(QuantuneDialect::kPrecisionAttrName,
+                       PrecisionAttr::get(ctx, Float32Type::get(ctx)));
+        layer->setAttr(QuantuneDialect::kReasonAttrName,
+                       StringAttr::get(ctx, reason));
+        ++numNonConstant;
+        continue;
+      }
+      WeightQuantization q = quantizeWeights(weight->values, weight->shape,
+                                             weight->channelAxes, bits);
+      if (q.numNonFinite) {
+        layer->emitError() << "layer " << *getLayerId(layer) << " has "
+                           << q.numNonFinite
+                           << " NaN or infinite weight value(s)";
+        failedAny = true;
+        continue;
+      }
+      double n = static_cast<double>(weight->values.size());
+      double mse = q.signalEnergy > 0.0
+                       ? (q.errorEnergy / n) / (q.signalEnergy / n)
+                       : 0.0;
+      auto metrics = layer->getAttrOfType<MetricsAttr>(
+          QuantuneDialect::kMetricsAttrName);
+      layer->setAttr(QuantuneDialect::kMetricsAttrName,
+                     withWeightMetrics(ctx, metrics,
+                                       sqnrDb(q.signalEnergy, q.errorEnergy),
+                                       mse));
+      ++numMeasured;
+    }
+    if (failedAny)
+      signalPassFailure();
+  }
+};
+} // namespace
