@@ -48,6 +48,7 @@ def run_quantune_opt(mlir_text: str, args: Sequence[str]) -> str:
         "-",
         "--mlir-print-op-generic",
         "--mlir-print-debuginfo",
+        "--mlir-print-op-on-diagnostic=false",
         *args,
     ]
     proc = subprocess.run(cmd, input=mlir_text, capture_output=True, text=True)

@@ -1,5 +1,19 @@
-// Placeholder until the pass is written; see Passes.td.
+//===- Annotate.cpp - Attach analysis results from JSON -------------------===//
+//
+// Part of the Quantune-MLIR project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantune/IR/QuantuneAttrs.h"
+#include "quantune/IR/QuantuneDialect.h"
+#include "quantune/Transforms/LayerUtils.h"
 #include "quantune/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 namespace mlir {
 namespace quantune {
@@ -9,13 +23,217 @@ namespace quantune {
 } // namespace mlir
 
 using namespace mlir;
+using namespace mlir::quantune;
+namespace json = llvm::json;
 
 namespace {
-struct AnnotatePass : public quantune::impl::QuantuneAnnotateBase<AnnotatePass> {
+/// Applies the entries of one annotations file, reporting every problem at
+/// the module with the file name and entry index.
+class Annotator {
+public:
+  Annotator(ModuleOp module, StringRef file) : module(module), file(file) {
+    for (linalg::LinalgOp layer : collectLayers(module))
+      layers.try_emplace(*getLayerId(layer), layer);
+  }
+
+  LogicalResult run(const json::Value &root) {
+    const json::Object *top = root.getAsObject();
+    if (!top)
+      return error() << "expected a JSON object at the top level";
+    for (const auto &kv : *top)
+      if (kv.first != "version" && kv.first != "layers")
+        return error() << "unknown top-level key '" << kv.first.str() << "'";
+    if (std::optional<int64_t> version = top->getInteger("version");
+        version && *version != 1)
+      return error() << "unsupported version " << *version
+                     << " (this build reads version 1)";
+    const json::Array *entries = top->getArray("layers");
+    if (!entries)
+      return error() << "expected a 'layers' array";
+    for (auto [index, entry] : llvm::enumerate(*entries)) {
+      entryIndex = index;
+      if (failed(applyEntry(entry)))
+        return failure();
+    }
+    return success();
+  }
+
+private:
+  InFlightDiagnostic error() {
+    InFlightDiagnostic diag = module.emitError()
+                              << "quantune-annotate: '" << file << "'";
+    if (entryIndex)
+      diag << " entry #" << *entryIndex;
+    diag << ": ";
+    return diag;
+  }
+
+  LogicalResult applyEntry(const json::Value &value) {
+    const json::Object *entry = value.getAsObject();
+    if (!entry)
+      return error() << "expected an object";
+    std::optional<int64_t> id = entry->getInteger("id");
+    if (!id)
+      return error() << "missing integer 'id'";
+    auto it = layers.find(*id);
+    if (it == layers.end())
+      return error() << "unknown layer id " << *id;
+    Operation *layer = it->second;
+    MLIRContext *ctx = module.getContext();
+
+    for (const auto &kv : *entry) {
+      StringRef key = kv.first;
+      if (key == "id")
+        continue;
+      if (key == "act_qparams") {
+        FailureOr<QParamsAttr> qparams = parseQParams(kv.second);
+        if (failed(qparams))
+          return failure();
+        layer->setAttr(QuantuneDialect::kActQParamsAttrName, *qparams);
+      } else if (key == "metrics") {
+        auto old = layer->getAttrOfType<MetricsAttr>(
+            QuantuneDialect::kMetricsAttrName);
+        FailureOr<MetricsAttr> metrics = parseMetrics(kv.second, old);
+        if (failed(metrics))
+          return failure();
+        layer->setAttr(QuantuneDialect::kMetricsAttrName, *metrics);
+      } else if (key == "precision") {
+        std::optional<StringRef> text = kv.second.getAsString();
+        Type type;
+        if (text)
+          type = llvm::StringSwitch<Type>(*text)
+                     .Case("f32", Float32Type::get(ctx))
+                     .Case("f16", Float16Type::get(ctx))
+                     .Case("bf16", BFloat16Type::get(ctx))
+                     .Case("i8", IntegerType::get(ctx, 8))
+                     .Case("i4", IntegerType::get(ctx, 4))
+                     .Default(Type());
+        if (!type)
+          return error() << "'precision' must be one of \"f32\", \"f16\", "
+                            "\"bf16\", \"i8\", \"i4\"";
+        layer->setAttr(QuantuneDialect::kPrecisionAttrName,
+                       PrecisionAttr::get(ctx, type));
+      } else {
+        return error() << "unknown key '" << key.str()
+                       << "' (expected id, act_qparams, metrics, precision)";
+      }
+    }
+    return success();
+  }
+
+  FailureOr<QParamsAttr> parseQParams(const json::Value &value) {
+    const json::Object *obj = value.getAsObject();
+    if (!obj)
+      return error() << "'act_qparams' must be an object";
+    for (const auto &kv : *obj)
+      if (kv.first != "storage" && kv.first != "scale" &&
+          kv.first != "zero_point")
+        return error() << "unknown key 'act_qparams." << kv.first.str() << "'";
+    std::optional<StringRef> storage = obj->getString("storage");
+    std::optional<double> scale = obj->getNumber("scale");
+    std::optional<int64_t> zeroPoint = obj->getInteger("zero_point");
+    if (!storage || !scale)
+      return error() << "'act_qparams' needs a string 'storage' and a number "
+                        "'scale'";
+    if (obj->get("zero_point") && !zeroPoint)
+      return error() << "'act_qparams.zero_point' must be an integer";
+    // Storage is siN or uiN.
+    StringRef digits = *storage;
+    bool isSigned = digits.consume_front("si");
+    unsigned width = 0;
+    if ((!isSigned && !digits.consume_front("ui")) ||
+        digits.getAsInteger(10, width))
+      return error() << "'act_qparams.storage' must be like \"si8\" or "
+                        "\"ui8\", got \""
+                     << storage->str() << "\"";
+    MLIRContext *ctx = module.getContext();
+    auto type = IntegerType::get(
+        ctx, width, isSigned ? IntegerType::Signed : IntegerType::Unsigned);
+    bool invalid = false;
+    auto emit = [&]() {
+      invalid = true;
+      return error() << "invalid 'act_qparams': ";
+    };
+    QParamsAttr attr = QParamsAttr::getChecked(
+        emit, ctx, type, DenseF64ArrayAttr::get(ctx, {*scale}),
+        DenseI64ArrayAttr::get(ctx, {zeroPoint.value_or(0)}),
+        std::optional<int64_t>());
+    if (invalid || !attr)
+      return failure();
+    return attr;
+  }
+
+  FailureOr<MetricsAttr> parseMetrics(const json::Value &value,
+                                      MetricsAttr old) {
+    const json::Object *obj = value.getAsObject();
+    if (!obj)
+      return error() << "'metrics' must be an object";
+    MLIRContext *ctx = module.getContext();
+    FloatAttr fields[5] = {};
+    if (old) {
+      fields[0] = old.getWeightSqnr();
+      fields[1] = old.getActSqnr();
+      fields[2] = old.getWeightMse();
+      fields[3] = old.getActMse();
+      fields[4] = old.getSensitivity();
+    }
+    static constexpr StringLiteral names[] = {
+        "weight_sqnr", "act_sqnr", "weight_mse", "act_mse", "sensitivity"};
+    for (const auto &kv : *obj) {
+      StringRef key = kv.first;
+      const auto *it = llvm::find(names, key);
+      if (it == std::end(names))
+        return error() << "unknown metric '" << kv.first.str() << "'";
+      std::optional<double> number = kv.second.getAsNumber();
+      if (!number)
+        return error() << "metric '" << kv.first.str() << "' must be a number";
+      fields[it - std::begin(names)] =
+          FloatAttr::get(Float64Type::get(ctx), *number);
+    }
+    bool invalid = false;
+    auto emit = [&]() {
+      invalid = true;
+      return error() << "invalid 'metrics': ";
+    };
+    MetricsAttr attr = MetricsAttr::getChecked(emit, ctx, fields[0], fields[1],
+                                               fields[2], fields[3], fields[4]);
+    if (invalid || !attr)
+      return failure();
+    return attr;
+  }
+
+  ModuleOp module;
+  StringRef file;
+  std::optional<size_t> entryIndex;
+  llvm::DenseMap<int64_t, Operation *> layers;
+};
+
+struct AnnotatePass
+    : public quantune::impl::QuantuneAnnotateBase<AnnotatePass> {
   using QuantuneAnnotateBase::QuantuneAnnotateBase;
+
   void runOnOperation() override {
-    getOperation()->emitError("not implemented yet");
-    signalPassFailure();
+    ModuleOp module = getOperation();
+    if (file.empty()) {
+      module.emitError("quantune-annotate needs file=<annotations.json>");
+      return signalPassFailure();
+    }
+    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+        llvm::MemoryBuffer::getFile(file, /*IsText=*/true);
+    if (!buffer) {
+      module.emitError() << "quantune-annotate: cannot read '" << file
+                         << "': " << buffer.getError().message();
+      return signalPassFailure();
+    }
+    llvm::Expected<json::Value> root = json::parse((*buffer)->getBuffer());
+    if (!root) {
+      module.emitError() << "quantune-annotate: '" << file
+                         << "' is not valid JSON: "
+                         << llvm::toString(root.takeError());
+      return signalPassFailure();
+    }
+    if (failed(Annotator(module, file).run(*root)))
+      signalPassFailure();
   }
 };
 } // namespace

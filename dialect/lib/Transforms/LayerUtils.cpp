@@ -42,8 +42,7 @@ OpOperand &mlir::quantune::getWeightOperand(linalg::LinalgOp layer) {
 /// a plain dimension in the output map too.
 static SmallVector<int64_t> outputChannelAxes(linalg::LinalgOp layer) {
   AffineMap weightMap = layer.getMatchingIndexingMap(&getWeightOperand(layer));
-  AffineMap outMap =
-      layer.getMatchingIndexingMap(layer.getDpsInitOperand(0));
+  AffineMap outMap = layer.getMatchingIndexingMap(layer.getDpsInitOperand(0));
   SmallVector<int64_t> axes;
   for (auto [axis, expr] : llvm::enumerate(weightMap.getResults())) {
     auto dim = dyn_cast<AffineDimExpr>(expr);
@@ -172,10 +171,9 @@ mlir::quantune::findConstantWeight(linalg::LinalgOp layer,
   return result;
 }
 
-WeightQuantization mlir::quantune::quantizeWeights(ArrayRef<float> values,
-                                                   ArrayRef<int64_t> shape,
-                                                   ArrayRef<int64_t> channelAxes,
-                                                   unsigned bits) {
+WeightQuantization
+mlir::quantune::quantizeWeights(ArrayRef<float> values, ArrayRef<int64_t> shape,
+                                ArrayRef<int64_t> channelAxes, unsigned bits) {
   WeightQuantization result;
   const int64_t rank = shape.size();
   // Row-major strides of the tensor and of the channel index space.

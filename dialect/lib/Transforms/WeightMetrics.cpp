@@ -51,8 +51,8 @@ struct WeightMetricsPass
       std::string reason;
       FailureOr<ConstantWeight> weight = findConstantWeight(layer, reason);
       if (failed(weight)) {
-        layer->emitWarning() << "layer " << *getLayerId(layer)
-                             << " stays f32: " << reason;
+        layer->emitWarning()
+            << "layer " << *getLayerId(layer) << " stays f32: " << reason;
         layer->setAttr(QuantuneDialect::kPrecisionAttrName,
                        PrecisionAttr::get(ctx, Float32Type::get(ctx)));
         layer->setAttr(QuantuneDialect::kReasonAttrName,
@@ -73,8 +73,8 @@ struct WeightMetricsPass
       double mse = q.signalEnergy > 0.0
                        ? (q.errorEnergy / n) / (q.signalEnergy / n)
                        : 0.0;
-      auto metrics = layer->getAttrOfType<MetricsAttr>(
-          QuantuneDialect::kMetricsAttrName);
+      auto metrics =
+          layer->getAttrOfType<MetricsAttr>(QuantuneDialect::kMetricsAttrName);
       layer->setAttr(QuantuneDialect::kMetricsAttrName,
                      withWeightMetrics(ctx, metrics,
                                        sqnrDb(q.signalEnergy, q.errorEnergy),

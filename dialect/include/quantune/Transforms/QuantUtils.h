@@ -1,0 +1,89 @@
+//===- QuantUtils.h - Fake quantization in linalg on tensors ----*- C++ -*-===//
+//
+// Part of the Quantune-MLIR project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Builders shared by quantune-instrument (mode=local-error) and
+// quantune-fake-quantize: they emit only upstream ops that IREE compiles
+// (linalg.generic, linalg.fill, tensor.empty, arith, math.roundeven).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTUNE_TRANSFORMS_QUANTUTILS_H
+#define QUANTUNE_TRANSFORMS_QUANTUTILS_H
+
+#include "quantune/IR/QuantuneAttrs.h"
+#include "quantune/Transforms/LayerUtils.h"
+
+#include "mlir/IR/Builders.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir {
+namespace quantune {
+
+/// Everything needed to fake-quantize one layer.
+struct LayerQuantization {
+  /// Per-tensor parameters of the input activation.
+  QParamsAttr actQParams;
+  /// The constant weight and its layout chain.
+  ConstantWeight weight;
+  /// The weight quantized per output channel.
+  WeightQuantization weightQuant;
+};
+
+/// Reads what fake-quantizing `layer` with `bits`-bit weights needs.
+/// Returns std::nullopt with `reason` set when the layer has no
+/// `quantune.act_qparams` or no constant weight (callers decide whether that
+/// is an error). Returns failure, after emitting an error on the layer, when
+/// the annotation is malformed (not a per-tensor #quantune.qparams), the
+/// input is not a ranked float tensor, or the weights are NaN or infinite.
+FailureOr<std::optional<LayerQuantization>>
+prepareLayerQuantization(linalg::LinalgOp layer, unsigned bits,
+                         std::string &reason);
+
+/// Converts the float scalar `value` to the float type `type` (arith.extf or
+/// arith.truncf; no-op when the types match).
+Value castFloat(OpBuilder &b, Location loc, Value value, Type type);
+
+/// A tensor.empty with the shape of the ranked tensor `like` (dynamic sizes
+/// included) and element type `elementType`.
+Value createEmptyLike(OpBuilder &b, Location loc, Value like, Type elementType);
+
+/// Fake-quantizes the float scalar `x` in f32:
+/// (clamp(roundeven(x / s) + zp, qmin, qmax) - zp) * s, returned in x's type.
+Value buildFakeQuantScalar(OpBuilder &b, Location loc, Value x,
+                           QParamsAttr qparams);
+
+/// Emits an elementwise linalg.generic computing the per-tensor fake
+/// quantization of the float tensor `input`. With a `selector` (a
+/// tensor<i32>), the result is fake-quantized only where the selector equals
+/// `layerId` and is `input` otherwise.
+Value buildFakeQuantActivation(OpBuilder &b, Location loc, Value input,
+                               QParamsAttr qparams, Value selector = {},
+                               int64_t layerId = -1);
+
+/// Emits a new arith.constant holding the dequantized weight values of
+/// `quant` (same type as `weight.constant`) and clones of the layout chain
+/// of `weight`, so that the returned value has the layout of the layer's
+/// weight operand.
+Value buildFakeQuantWeight(OpBuilder &b, Location loc,
+                           const ConstantWeight &weight,
+                           const WeightQuantization &quant);
+
+/// Emits an elementwise linalg.generic computing
+/// `selector == layerId ? ifSelected : otherwise`, where `selector` is a
+/// tensor<i32> read through an indexing map to ().
+Value buildLayerSelect(OpBuilder &b, Location loc, Value selector,
+                       int64_t layerId, Value ifSelected, Value otherwise);
+
+/// Erases `weight`'s layout chain and constant, from the layer side, as long
+/// as they have no uses left.
+void eraseDeadWeightChain(const ConstantWeight &weight);
+
+} // namespace quantune
+} // namespace mlir
+
+#endif // QUANTUNE_TRANSFORMS_QUANTUTILS_H

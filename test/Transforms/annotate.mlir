@@ -1,0 +1,33 @@
+// RUN: quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate.json | FileCheck %s
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-unknown-id.json 2>&1 | FileCheck %s --check-prefix=UNKNOWN-ID
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-bad-scale.json 2>&1 | FileCheck %s --check-prefix=BAD-SCALE
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-unknown-key.json 2>&1 | FileCheck %s --check-prefix=UNKNOWN-KEY
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-bad-storage.json 2>&1 | FileCheck %s --check-prefix=BAD-STORAGE
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-bad-metric.json 2>&1 | FileCheck %s --check-prefix=BAD-METRIC
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-bad-precision.json 2>&1 | FileCheck %s --check-prefix=BAD-PRECISION
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-version.json 2>&1 | FileCheck %s --check-prefix=VERSION
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-truncated.json 2>&1 | FileCheck %s --check-prefix=TRUNCATED
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/does-not-exist.json 2>&1 | FileCheck %s --check-prefix=MISSING
+// RUN: not quantune-opt %s --quantune-annotate 2>&1 | FileCheck %s --check-prefix=NO-FILE
+
+// CHECK-LABEL: func.func @two_layers
+// CHECK: linalg.matmul {quantune.act_qparams = #quantune.qparams<si8, scale = 2.000000e-02, zero_point = -3>, quantune.kind = "matmul", quantune.layer = 0 : i64, quantune.macs = 12 : i64, quantune.metrics = #quantune.metrics<act_sqnr = 3.150000e+01, act_mse = 7.000000e-04>, quantune.name = "matmul_0", quantune.params = 4 : i64, quantune.precision = #quantune.precision<i8>}
+// The second layer's existing weight metrics are merged, not replaced.
+// CHECK: linalg.matmul {quantune.kind = "matmul", quantune.layer = 1 : i64, quantune.macs = 12 : i64, quantune.metrics = #quantune.metrics<weight_sqnr = 4.000000e+01, sensitivity = 2.500000e-01>, quantune.name = "matmul_1", quantune.params = 4 : i64, quantune.precision = #quantune.precision<f32>}
+
+// UNKNOWN-ID: error: quantune-annotate: '{{.*}}annotate-unknown-id.json' entry #0: unknown layer id 7
+// BAD-SCALE: error: quantune-annotate: '{{.*}}annotate-bad-scale.json' entry #0: invalid 'act_qparams': scale #0 must be positive and finite, got -1
+// UNKNOWN-KEY: error: quantune-annotate: '{{.*}}' entry #0: unknown key 'colour' (expected id, act_qparams, metrics, precision)
+// BAD-STORAGE: error: quantune-annotate: '{{.*}}' entry #0: 'act_qparams.storage' must be like "si8" or "ui8", got "int8"
+// BAD-METRIC: error: quantune-annotate: '{{.*}}' entry #0: invalid 'metrics': metric 'act_mse' must be non-negative, got -2
+// BAD-PRECISION: error: quantune-annotate: '{{.*}}' entry #0: 'precision' must be one of "f32", "f16", "bf16", "i8", "i4"
+// VERSION: error: quantune-annotate: '{{.*}}': unsupported version 2 (this build reads version 1)
+// TRUNCATED: error: quantune-annotate: '{{.*}}annotate-truncated.json' is not valid JSON:
+// MISSING: error: quantune-annotate: cannot read '{{.*}}does-not-exist.json':
+// NO-FILE: error: quantune-annotate needs file=<annotations.json>
+func.func @two_layers(%a: tensor<3x2xf32>, %c: tensor<3x2xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>
+  %0 = linalg.matmul ins(%a, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%c : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %1 = linalg.matmul {quantune.metrics = #quantune.metrics<weight_sqnr = 40.0>} ins(%0, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%c : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %1 : tensor<3x2xf32>
+}
