@@ -24,7 +24,7 @@ from quantune_mlir.errors import QuantuneError, first_line
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 _NPY_MAGIC = b"\x93NUMPY"
-_ZIP_MAGIC = b"PK\x03\x04"
+_ZIP_MAGIC = b"PK"  # local file header, or end of directory for an empty archive
 _LAYOUTS = ("nchw", "nhwc")
 _CHANNELS = ("rgb", "bgr", "gray")
 
@@ -296,9 +296,10 @@ def _path_samples(
         raise QuantuneError(f"calibration set '{src}' does not exist")
     if path.is_dir():
         try:
-            files = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")), key=lambda p: p.name)
+            entries = [p for p in path.iterdir() if not p.name.startswith(".")]
         except OSError as exc:
             raise QuantuneError(f"cannot read calibration directory '{src}': {exc.strerror or exc}") from None
+        files = sorted((p for p in entries if p.is_file()), key=lambda p: p.name)
         arrays = [p for p in files if p.suffix.lower() == ".npy"]
         images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         if arrays and images:
@@ -308,6 +309,11 @@ def _path_samples(
             )
         if images:
             return _image_samples(images, src, image_spec)
+        if not arrays and any(p.is_dir() for p in entries):
+            raise QuantuneError(
+                f"calibration set '{src}' is empty: no .npy files or images directly inside "
+                "(subdirectories are not searched)"
+            )
         return itertools.chain.from_iterable(_npy_samples(p, str(p), input_shape) for p in arrays)
     suffix = path.suffix.lower()
     if suffix == ".npy":
@@ -387,7 +393,8 @@ def _checked(raw: Any, label: str, input_shape: Shape, dtype: np.dtype) -> np.nd
             f"calibration sample {label} has shape {format_shape(array.shape)} "
             f"but the model input is {format_shape(input_shape)}"
         )
-    out = np.array(array, dtype=dtype, copy=True, order="C")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+        out = np.array(array, dtype=dtype, copy=True, order="C")
     if dtype.kind == "f" and not np.isfinite(out).all():
         nans = int(np.isnan(out).sum())
         if nans:

@@ -19,6 +19,7 @@ typical flow:
   quantune opt model.mlir --quantune-label-layers --quantune-strip -o clean.mlir
   quantune compile clean.mlir --target host -o model.vmfb
   quantune run model.vmfb --input x.npy
+  quantune analyze model.onnx --calib calib.npy -o plan.json
 
 Errors print one line and exit with status 2. See docs/cli.md.
 """
@@ -102,6 +103,40 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_ratio(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4 or any(not v >= 0 for v in values) or sum(values) <= 0:
+        raise QuantuneError(
+            f"bad --ratio '{text}': expected four non-negative numbers for "
+            "weight_sqnr,act_sqnr,weight_mse,act_mse, e.g. 1,1,1,1"
+        )
+    return values  # type: ignore[return-value]
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from quantune_mlir.analyze import AnalysisOptions, analyze
+    from quantune_mlir.calib_data import ImageSpec
+    from quantune_mlir.plan import format_table
+
+    options = AnalysisOptions(
+        method=args.method,
+        budget=args.budget,
+        ratio=_parse_ratio(args.ratio),
+        calib_method=args.calib_method,
+        percentile=args.percentile,
+        bins=args.bins,
+    )
+    image_spec = ImageSpec.parse(args.image_spec) if args.image_spec else None
+    plan = analyze(args.model, args.calib, options, args.input_shape, image_spec, args.limit, args.emit_mlir)
+    plan.save(args.output)
+    print(format_table(plan))
+    _progress(f"wrote {args.output}" + (f" and {args.emit_mlir}" if args.emit_mlir else ""))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from quantune_mlir.demo import run_demo
 
@@ -154,6 +189,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--function", help="function to call; default: the module's only exported function")
     p.add_argument("-o", "--output", help="save results to .npy (one result) or .npz instead of printing")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("analyze", help="per-layer sensitivity and an int8/fp32 plan (QuantuneV2)",
+                       description="Measure every quantizable layer (weight and activation SQNR/MSE), rank the "
+                       "layers by sensitivity and keep the most sensitive ones in fp32 under a budget. "
+                       "quantunev2 runs the calibration set twice; sweep is the per-layer baseline (n+1 runs). "
+                       "See docs/analysis.md.")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--calib", required=True, metavar="DATA",
+                   help="calibration inputs: .npy/.npz (N x input shape), a folder of .npy files, or a folder "
+                   "of images with --image-spec")
+    p.add_argument("-o", "--output", required=True, help="the plan .json to write")
+    p.add_argument("--method", default="quantunev2", choices=["quantunev2", "sweep"], help="default: quantunev2")
+    p.add_argument("--budget", default="fp32-fraction=0.1",
+                   help="how many layers stay fp32: fp32-count=K, fp32-fraction=F, weight-bytes=B or "
+                   "int8-mac-share=P; default: fp32-fraction=0.1")
+    p.add_argument("--ratio", default="1,1,1,1",
+                   help="weights of weight_sqnr,act_sqnr,weight_mse,act_mse in the sensitivity; default: 1,1,1,1")
+    p.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
+                   help="activation range calibration; default: minmax")
+    p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile; default: 99.99")
+    p.add_argument("--bins", type=int, default=128, help="histogram bins per sample in inference 1; default: 128")
+    p.add_argument("--image-spec", help="preprocessing for an image folder, e.g. "
+                   "size=256,crop=224,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,layout=nchw,channels=rgb")
+    p.add_argument("--limit", type=int, help="use only the first N calibration inputs")
+    p.add_argument("--input-shape", action="append", default=[], metavar="[NAME:]DIMS",
+                   help="static shape for a dynamic input, as for import")
+    p.add_argument("--emit-mlir", metavar="FILE", help="also write the annotated MLIR (metrics, qparams, precisions)")
+    p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("demo", help="build the bundled model, import, compile, run, compare with onnxruntime",
                        description="The end-to-end check on a bundled model: build it, import it, label its "

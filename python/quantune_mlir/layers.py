@@ -1,36 +1,87 @@
-"""Reading the layer labels that quantune-label-layers attaches."""
+"""Reading the per-layer attributes that quantune passes attach.
+
+Quantune attributes print in one sorted dictionary after each layer op's
+regions (generic form), e.g. ``{quantune.kind = "conv2d", quantune.layer = 0
+: i64, quantune.metrics = #quantune.metrics<weight_sqnr = 40.1>, ...}``.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-# Discardable attributes print in one sorted dict after the op's regions.
 _ATTR_DICT = re.compile(r"\{([^{}]*quantune\.layer = [^{}]*)\}")
-_FIELD = re.compile(r'quantune\.(layer|name|kind) = ("(?:[^"\\]|\\.)*"|-?\d+)')
+_STRING = r'"((?:[^"\\]|\\.)*)"'
+_FIELDS = {
+    "layer": re.compile(r"quantune\.layer = (-?\d+)"),
+    "name": re.compile(r"quantune\.name = " + _STRING),
+    "kind": re.compile(r"quantune\.kind = " + _STRING),
+    "params": re.compile(r"quantune\.params = (\d+)"),
+    "macs": re.compile(r"quantune\.macs = (\d+)"),
+    "reason": re.compile(r"quantune\.reason = " + _STRING),
+    "precision": re.compile(r"quantune\.precision = #quantune\.precision<([a-z0-9]+)>"),
+    "metrics": re.compile(r"quantune\.metrics = #quantune\.metrics<([^>]*)>"),
+    "act_qparams": re.compile(r"quantune\.act_qparams = #quantune\.qparams<([^>]*)>"),
+}
+_KEY_VALUE = re.compile(r"([a-z_]+) = (-?[0-9][0-9.eE+-]*)")
+_PROBE_OUTPUTS = re.compile(r"quantune\.probe_outputs = \[([^\]]*)\]")
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One labelled layer: its id, readable name and op kind."""
+    """One labelled layer as the IR describes it."""
 
     id: int
     name: str
     kind: str
+    params: int | None = None
+    macs: int | None = None
+    precision: str | None = None
+    reason: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict, compare=False)
+    act_qparams: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+def _key_values(text: str) -> dict[str, float]:
+    return {key: float(value) for key, value in _KEY_VALUE.findall(text)}
 
 
 def list_layers(mlir_text: str) -> list[Layer]:
     """The labelled layers of a module, sorted by id."""
     layers = []
     for match in _ATTR_DICT.finditer(mlir_text):
-        fields = dict(_FIELD.findall(match.group(1)))
-        if "layer" not in fields:
+        body = match.group(1)
+        found = {key: rx.search(body) for key, rx in _FIELDS.items()}
+        if not found["layer"]:
             continue
+
+        def text(key: str) -> str | None:
+            m = found[key]
+            return m.group(1) if m else None
+
         layers.append(
             Layer(
-                id=int(fields["layer"]),
-                name=fields.get("name", '""')[1:-1],
-                kind=fields.get("kind", '""')[1:-1],
+                id=int(text("layer")),
+                name=text("name") or "",
+                kind=text("kind") or "",
+                params=int(text("params")) if text("params") else None,
+                macs=int(text("macs")) if text("macs") else None,
+                precision=text("precision"),
+                reason=text("reason"),
+                metrics=_key_values(text("metrics") or ""),
+                act_qparams=_key_values(text("act_qparams") or ""),
             )
         )
     return sorted(layers, key=lambda layer: layer.id)
+
+
+def probe_outputs(mlir_text: str) -> list[tuple[int, str]]:
+    """The ``(layer, statistic)`` of each extra result of an instrumented
+    module, in result order."""
+    match = _PROBE_OUTPUTS.search(mlir_text)
+    if not match:
+        return []
+    out = []
+    for item in re.findall(r'"(\d+):([a-z_0-9]+)"', match.group(1)):
+        out.append((int(item[0]), item[1]))
+    return out

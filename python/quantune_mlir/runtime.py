@@ -88,40 +88,79 @@ def entry_function(module: ireert.VmModule, function: str | None) -> str:
     return exported[0]
 
 
+class ModuleRunner:
+    """A loaded module: call it repeatedly without reloading.
+
+    ``vmfb`` is a path or the module bytes. The function is checked against
+    each call's inputs (count, shape, dtype).
+    """
+
+    def __init__(
+        self,
+        vmfb: str | os.PathLike[str] | bytes,
+        device: str = "local-task",
+        function: str | None = None,
+    ) -> None:
+        self.device = device
+        if isinstance(vmfb, bytes):
+            self.source = "<module bytes>"
+        else:
+            path = Path(vmfb)
+            if not path.is_file():
+                raise QuantuneError(f"cannot read module '{path}': no such file")
+            self.source = str(path)
+        try:
+            self._config = ireert.Config(device)
+        except Exception:
+            drivers = ", ".join(sorted(ireert.query_available_drivers()))
+            raise QuantuneError(
+                f"cannot open IREE device '{device}' on this machine (runtime drivers: {drivers})"
+            ) from None
+        try:
+            if isinstance(vmfb, bytes):
+                module = ireert.VmModule.copy_buffer(self._config.vm_instance, vmfb)
+            else:
+                module = ireert.VmModule.mmap(self._config.vm_instance, str(vmfb))
+        except Exception as exc:
+            raise QuantuneError(f"'{self.source}' is not a loadable IREE module: {first_line(str(exc))}") from None
+        self.function = entry_function(module, function)
+        self._vm_function = module.lookup_function(self.function)
+        try:
+            context = ireert.SystemContext(config=self._config)
+            context.add_vm_module(module)
+        except Exception as exc:
+            raise self._error(exc) from None
+        self._call = context.modules[module.name][self.function]
+
+    def _error(self, exc: Exception) -> QuantuneError:
+        wanted = _TARGET_DEVICE.search(str(exc))
+        if wanted and "INCOMPATIBLE" in str(exc):
+            return QuantuneError(
+                f"'{self.source}' was compiled for {wanted.group(1)} devices; run it with a matching --device "
+                f"(local-task for llvm-cpu modules, vulkan for vulkan modules)"
+            )
+        return QuantuneError(f"running '{self.function}' on {self.device} failed: {first_line(str(exc))}")
+
+    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        arrays = [np.require(a, requirements="C") for a in inputs]
+        _check_inputs(self.function, self._vm_function, arrays)
+        try:
+            results = self._call(*arrays)
+        except Exception as exc:
+            raise self._error(exc) from None
+        if not isinstance(results, (tuple, list)):
+            results = [results]
+        return [
+            _to_host(self._config.device, r) if isinstance(r, ireert.DeviceArray) else np.asarray(r)
+            for r in results
+        ]
+
+
 def run_module(
-    vmfb: str | os.PathLike[str],
+    vmfb: str | os.PathLike[str] | bytes,
     inputs: Sequence[np.ndarray],
     device: str = "local-task",
     function: str | None = None,
 ) -> list[np.ndarray]:
-    """Runs ``function`` of the module in ``vmfb`` on ``device``; returns numpy outputs."""
-    path = Path(vmfb)
-    if not path.is_file():
-        raise QuantuneError(f"cannot read module '{path}': no such file")
-    try:
-        config = ireert.Config(device)
-    except Exception:
-        drivers = ", ".join(sorted(ireert.query_available_drivers()))
-        raise QuantuneError(f"cannot open IREE device '{device}' on this machine (runtime drivers: {drivers})") from None
-    try:
-        module = ireert.VmModule.mmap(config.vm_instance, str(path))
-    except Exception as exc:
-        raise QuantuneError(f"'{path}' is not a loadable IREE module: {first_line(str(exc))}") from None
-    name = entry_function(module, function)
-    arrays = [np.ascontiguousarray(a) for a in inputs]
-    _check_inputs(name, module.lookup_function(name), arrays)
-    try:
-        context = ireert.SystemContext(config=config)
-        context.add_vm_module(module)
-        results = context.modules[module.name][name](*arrays)
-    except Exception as exc:
-        wanted = _TARGET_DEVICE.search(str(exc))
-        if wanted and "INCOMPATIBLE" in str(exc):
-            raise QuantuneError(
-                f"'{path}' was compiled for {wanted.group(1)} devices; run it with a matching --device "
-                f"(local-task for llvm-cpu modules, vulkan for vulkan modules)"
-            ) from None
-        raise QuantuneError(f"running '{name}' on {device} failed: {first_line(str(exc))}") from None
-    if not isinstance(results, (tuple, list)):
-        results = [results]
-    return [_to_host(config.device, r) if isinstance(r, ireert.DeviceArray) else np.asarray(r) for r in results]
+    """Runs ``function`` of the module in ``vmfb`` once on ``device``; returns numpy outputs."""
+    return ModuleRunner(vmfb, device, function)(*inputs)

@@ -1,5 +1,20 @@
-// Placeholder until the pass is written; see Passes.td.
+//===- FakeQuantize.cpp - Simulate int8 layers in fp32 --------------------===//
+//
+// Part of the Quantune-MLIR project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantune/IR/QuantuneAttrs.h"
+#include "quantune/IR/QuantuneDialect.h"
+#include "quantune/Transforms/LayerUtils.h"
 #include "quantune/Transforms/Passes.h"
+#include "quantune/Transforms/QuantUtils.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include <limits>
 
 namespace mlir {
 namespace quantune {
@@ -9,13 +24,119 @@ namespace quantune {
 } // namespace mlir
 
 using namespace mlir;
+using namespace mlir::quantune;
+
+/// True when `layer` is assigned `#quantune.precision<i8>`.
+static bool isInt8Layer(linalg::LinalgOp layer) {
+  auto precision =
+      layer->getAttrOfType<PrecisionAttr>(QuantuneDialect::kPrecisionAttrName);
+  return precision && precision.getElementType().isInteger(8);
+}
+
+/// The layer's `quantune.name`, or an empty string.
+static StringRef getLayerName(linalg::LinalgOp layer) {
+  if (auto name =
+          layer->getAttrOfType<StringAttr>(QuantuneDialect::kNameAttrName))
+    return name.getValue();
+  return {};
+}
 
 namespace {
-struct FakeQuantizePass : public quantune::impl::QuantuneFakeQuantizeBase<FakeQuantizePass> {
+struct FakeQuantizePass
+    : public quantune::impl::QuantuneFakeQuantizeBase<FakeQuantizePass> {
   using QuantuneFakeQuantizeBase::QuantuneFakeQuantizeBase;
+
   void runOnOperation() override {
-    getOperation()->emitError("not implemented yet");
-    signalPassFailure();
+    ModuleOp module = getOperation();
+    if (bits < 2 || bits > 16) {
+      module.emitError() << "quantune-fake-quantize: bits must be between 2 "
+                            "and 16, got "
+                         << static_cast<unsigned>(bits);
+      return signalPassFailure();
+    }
+    bool failedAny = false;
+    for (func::FuncOp func :
+         llvm::to_vector(module.getBodyRegion().getOps<func::FuncOp>()))
+      if (failed(processFunction(func)))
+        failedAny = true;
+    if (failedAny)
+      signalPassFailure();
   }
+
+private:
+  LogicalResult processFunction(func::FuncOp func);
 };
 } // namespace
+
+LogicalResult FakeQuantizePass::processFunction(func::FuncOp func) {
+  SmallVector<linalg::LinalgOp> layers = collectLayers(func);
+  if (layers.empty())
+    return success();
+
+  // switchable: a trailing tensor<i32> argument selects the simulated layer.
+  Value selector;
+  if (switchable) {
+    if (!SymbolTable::symbolKnownUseEmpty(func, func->getParentOp()))
+      return func.emitError()
+             << "quantune-fake-quantize: function @" << func.getSymName()
+             << " is called; adding the layer selector argument would break "
+                "its callers";
+    for (linalg::LinalgOp layer : layers) {
+      int64_t id = *getLayerId(layer);
+      if (id > std::numeric_limits<int32_t>::max())
+        return layer->emitError() << "quantune-fake-quantize: layer id " << id
+                                  << " does not fit the i32 layer selector";
+    }
+    auto selectorType =
+        RankedTensorType::get({}, IntegerType::get(func.getContext(), 32));
+    if (failed(func.insertArgument(func.getNumArguments(), selectorType,
+                                   DictionaryAttr(), func.getLoc())))
+      return func.emitError()
+             << "quantune-fake-quantize: cannot add the layer selector "
+                "argument to @"
+             << func.getSymName();
+    selector = func.getArgument(func.getNumArguments() - 1);
+  }
+
+  bool failedAny = false;
+  OpBuilder b(func.getContext());
+  for (linalg::LinalgOp layer : layers) {
+    if (!switchable && !isInt8Layer(layer))
+      continue;
+    int64_t id = *getLayerId(layer);
+    std::string reason;
+    FailureOr<std::optional<LayerQuantization>> prepared =
+        prepareLayerQuantization(layer, bits, reason);
+    if (failed(prepared)) {
+      failedAny = true;
+      continue;
+    }
+    if (!*prepared) {
+      // A selector sweep covers the layers that can be simulated; an i8
+      // precision on a layer that cannot be is a mistake.
+      if (switchable)
+        continue;
+      layer->emitError() << "quantune-fake-quantize: layer " << id << " ('"
+                         << getLayerName(layer)
+                         << "') is i8 but cannot be fake-quantized: " << reason;
+      failedAny = true;
+      continue;
+    }
+    const LayerQuantization &quant = **prepared;
+
+    Location loc = layer.getLoc();
+    b.setInsertionPoint(layer);
+    OpOperand &input = *layer.getDpsInputOperand(0);
+    OpOperand &weight = getWeightOperand(layer);
+    Value fqInput = buildFakeQuantActivation(b, loc, input.get(),
+                                             quant.actQParams, selector, id);
+    Value fqWeight =
+        buildFakeQuantWeight(b, loc, quant.weight, quant.weightQuant);
+    if (selector)
+      fqWeight = buildLayerSelect(b, loc, selector, id, fqWeight, weight.get());
+    input.set(fqInput);
+    weight.set(fqWeight);
+    eraseDeadWeightChain(quant.weight);
+  }
+  return failure(failedAny);
+}

@@ -1,5 +1,20 @@
-// Placeholder until the pass is written; see Passes.td.
+//===- Instrument.cpp - Per-layer statistics as extra results -------------===//
+//
+// Part of the Quantune-MLIR project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantune/IR/QuantuneDialect.h"
+#include "quantune/Transforms/LayerUtils.h"
 #include "quantune/Transforms/Passes.h"
+#include "quantune/Transforms/QuantUtils.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringSwitch.h"
+
+#include <limits>
 
 namespace mlir {
 namespace quantune {
@@ -9,13 +24,357 @@ namespace quantune {
 } // namespace mlir
 
 using namespace mlir;
+using namespace mlir::quantune;
 
 namespace {
-struct InstrumentPass : public quantune::impl::QuantuneInstrumentBase<InstrumentPass> {
-  using QuantuneInstrumentBase::QuantuneInstrumentBase;
-  void runOnOperation() override {
-    getOperation()->emitError("not implemented yet");
-    signalPassFailure();
-  }
+enum class InstrumentMode { Ranges, LocalError };
+
+/// One extra function result and its `quantune.probe_outputs` entry.
+struct ProbeOutput {
+  Value value;
+  std::string name;
 };
 } // namespace
+
+/// Histogram bin indices are i32 and computed in f32, whose integers are
+/// exact up to 2^24.
+static constexpr unsigned kMaxBins = 1u << 24;
+
+/// Reduces `inputs` (tensors of one shape) over all dimensions into a
+/// tensor<f32> starting from `initValue`; `combine` gets the elements, in
+/// f32, and the accumulator and returns the new accumulator.
+static Value reduceToScalar(
+    OpBuilder &b, Location loc, ValueRange inputs, double initValue,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> combine) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  int64_t rank = cast<RankedTensorType>(inputs[0].getType()).getRank();
+  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, f32);
+  Value initScalar =
+      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(initValue));
+  init = linalg::FillOp::create(b, loc, initScalar, init).getResult(0);
+  SmallVector<AffineMap> maps(inputs.size(), b.getMultiDimIdentityMap(rank));
+  maps.push_back(AffineMap::get(rank, 0, ctx));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::reduction);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, init, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        SmallVector<Value> elements;
+        for (Value arg : args.drop_back())
+          elements.push_back(castFloat(nb, nl, arg, nb.getF32Type()));
+        linalg::YieldOp::create(nb, nl, combine(nb, nl, elements, args.back()));
+      });
+  return generic.getResult(0);
+}
+
+/// Histogram of `input` with `bins` equal bins over [min, max] (tensor<f32>
+/// values): bin = clamp(floor((x - min) * bins / (max - min)), 0, bins - 1),
+/// and 0 for every element when max == min.
+static Value buildHistogram(OpBuilder &b, Location loc, Value input, Value min,
+                            Value max, unsigned bins) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  Type i32 = b.getI32Type();
+  auto inputType = cast<RankedTensorType>(input.getType());
+  int64_t rank = inputType.getRank();
+
+  // Bin index of every element.
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  AffineMap scalar = AffineMap::get(rank, 0, ctx);
+  Value indexInit = createEmptyLike(b, loc, input, i32);
+  Value indices =
+      linalg::GenericOp::create(
+          b, loc, indexInit.getType(), ValueRange{input, min, max}, indexInit,
+          ArrayRef<AffineMap>{identity, scalar, scalar, identity},
+          SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            auto constant = [&](double value) -> Value {
+              return arith::ConstantOp::create(nb, nl,
+                                               nb.getF32FloatAttr(value));
+            };
+            Value zero = constant(0.0);
+            Value x = castFloat(nb, nl, args[0], f32);
+            Value lo = args[1], hi = args[2];
+            Value range = arith::SubFOp::create(nb, nl, hi, lo);
+            Value scaled = arith::MulFOp::create(
+                nb, nl, arith::SubFOp::create(nb, nl, x, lo), constant(bins));
+            Value bin = math::FloorOp::create(
+                nb, nl, arith::DivFOp::create(nb, nl, scaled, range));
+            // maxnumf/minnumf also send NaN to a valid bin, so that the
+            // integer conversion below never sees NaN.
+            bin = arith::MaxNumFOp::create(nb, nl, bin, zero);
+            bin = arith::MinNumFOp::create(nb, nl, bin, constant(bins - 1));
+            Value nonEmpty = arith::CmpFOp::create(
+                nb, nl, arith::CmpFPredicate::OGT, range, zero);
+            bin = arith::SelectOp::create(nb, nl, nonEmpty, bin, zero);
+            linalg::YieldOp::create(
+                nb, nl, arith::FPToSIOp::create(nb, nl, i32, bin).getResult());
+          })
+          .getResult(0);
+
+  // Flatten, then count: loops (bin parallel, element reduction).
+  if (rank != 1) {
+    SmallVector<ReassociationIndices> all(1);
+    for (int64_t d = 0; d < rank; ++d)
+      all.front().push_back(d);
+    indices = tensor::CollapseShapeOp::create(b, loc, indices, all);
+  }
+  Value histInit = tensor::EmptyOp::create(
+      b, loc, ArrayRef<int64_t>{static_cast<int64_t>(bins)}, i32);
+  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+  histInit = linalg::FillOp::create(b, loc, zero, histInit).getResult(0);
+  AffineExpr binDim = getAffineDimExpr(0, ctx);
+  AffineExpr elementDim = getAffineDimExpr(1, ctx);
+  auto generic = linalg::GenericOp::create(
+      b, loc, histInit.getType(), indices, histInit,
+      ArrayRef<AffineMap>{AffineMap::get(2, 0, elementDim),
+                          AffineMap::get(2, 0, binDim)},
+      ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                    utils::IteratorType::reduction},
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value binIndex = arith::IndexCastOp::create(
+            nb, nl, i32, linalg::IndexOp::create(nb, nl, 0));
+        Value hit = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq,
+                                          args[0], binIndex);
+        Value one = arith::ExtUIOp::create(nb, nl, i32, hit);
+        linalg::YieldOp::create(
+            nb, nl, arith::AddIOp::create(nb, nl, args[1], one).getResult());
+      });
+  return generic.getResult(0);
+}
+
+/// The element count of `value` as a tensor<i32>: a constant when the shape
+/// is static, else filled from the product of its dimensions.
+static FailureOr<Value> buildCount(OpBuilder &b, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  Type i32 = b.getI32Type();
+  auto countType = RankedTensorType::get({}, i32);
+  if (type.hasStaticShape()) {
+    int64_t count = type.getNumElements();
+    if (count > std::numeric_limits<int32_t>::max())
+      return failure();
+    return arith::ConstantOp::create(
+               b, loc, countType,
+               DenseElementsAttr::get(countType, b.getI32IntegerAttr(count)))
+        .getResult();
+  }
+  Value count = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t d = 0, e = type.getRank(); d < e; ++d)
+    count = arith::MulIOp::create(b, loc, count,
+                                  tensor::DimOp::create(b, loc, value, d));
+  count = arith::IndexCastOp::create(b, loc, i32, count);
+  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, i32);
+  return linalg::FillOp::create(b, loc, count, init).getResult(0);
+}
+
+/// Removes the `quantune.*` attributes of `op`.
+static void stripQuantuneAttrs(Operation *op) {
+  SmallVector<StringAttr> names;
+  for (NamedAttribute attr : op->getDiscardableAttrs())
+    if (attr.getName().strref().starts_with("quantune."))
+      names.push_back(attr.getName());
+  for (StringAttr name : names)
+    op->removeDiscardableAttr(name);
+}
+
+/// A ranked float tensor, as every statistic needs.
+static bool isRankedFloatTensor(Value value) {
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  return type && isa<FloatType>(type.getElementType());
+}
+
+namespace {
+struct InstrumentPass
+    : public quantune::impl::QuantuneInstrumentBase<InstrumentPass> {
+  using QuantuneInstrumentBase::QuantuneInstrumentBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::optional<InstrumentMode> parsedMode =
+        llvm::StringSwitch<std::optional<InstrumentMode>>(mode)
+            .Case("ranges", InstrumentMode::Ranges)
+            .Case("local-error", InstrumentMode::LocalError)
+            .Default(std::nullopt);
+    if (!parsedMode) {
+      module.emitError() << "quantune-instrument: unknown mode '" << mode
+                         << "' (expected 'ranges' or 'local-error')";
+      return signalPassFailure();
+    }
+    if (*parsedMode == InstrumentMode::Ranges &&
+        (bins == 0 || bins > kMaxBins)) {
+      module.emitError() << "quantune-instrument: bins must be between 1 and "
+                         << kMaxBins << ", got " << static_cast<unsigned>(bins);
+      return signalPassFailure();
+    }
+    if (*parsedMode == InstrumentMode::LocalError && (bits < 2 || bits > 16)) {
+      module.emitError() << "quantune-instrument: bits must be between 2 and "
+                            "16, got "
+                         << static_cast<unsigned>(bits);
+      return signalPassFailure();
+    }
+
+    bool failedAny = false;
+    for (func::FuncOp func :
+         llvm::to_vector(module.getBodyRegion().getOps<func::FuncOp>()))
+      if (failed(instrumentFunction(func, *parsedMode)))
+        failedAny = true;
+    if (failedAny)
+      signalPassFailure();
+  }
+
+private:
+  LogicalResult instrumentFunction(func::FuncOp func, InstrumentMode mode);
+  LogicalResult addRangeProbes(OpBuilder &b, linalg::LinalgOp layer,
+                               SmallVectorImpl<ProbeOutput> &outputs);
+  LogicalResult addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
+                                    SmallVectorImpl<ProbeOutput> &outputs);
+};
+} // namespace
+
+LogicalResult InstrumentPass::instrumentFunction(func::FuncOp func,
+                                                 InstrumentMode mode) {
+  SmallVector<linalg::LinalgOp> layers = collectLayers(func);
+  if (layers.empty())
+    return success();
+
+  // Statistics leave through the function's only return, so every layer
+  // must be in its single block.
+  Block &body = func.getBody().front();
+  auto ret = dyn_cast<func::ReturnOp>(body.getTerminator());
+  if (!func.getBody().hasOneBlock() || !ret)
+    return func.emitError()
+           << "quantune-instrument: function @" << func.getSymName()
+           << " must have a single block ending in func.return";
+  for (linalg::LinalgOp layer : layers) {
+    if (layer->getBlock() != &body)
+      return layer->emitError()
+             << "quantune-instrument: layer " << *getLayerId(layer)
+             << " is nested in a region; its statistics cannot be returned";
+    if (!layer.hasPureTensorSemantics() || layer->getNumResults() != 1)
+      return layer->emitError()
+             << "quantune-instrument: layer " << *getLayerId(layer)
+             << " does not have tensor semantics";
+  }
+
+  OpBuilder b(func.getContext());
+  SmallVector<ProbeOutput> outputs;
+  for (linalg::LinalgOp layer : layers) {
+    b.setInsertionPointAfter(layer);
+    LogicalResult added = mode == InstrumentMode::Ranges
+                              ? addRangeProbes(b, layer, outputs)
+                              : addLocalErrorProbes(b, layer, outputs);
+    if (failed(added))
+      return failure();
+  }
+  if (outputs.empty())
+    return success();
+  // No caller may depend on the function's results.
+  if (!SymbolTable::symbolKnownUseEmpty(func, func->getParentOp()))
+    return func.emitError()
+           << "quantune-instrument: function @" << func.getSymName()
+           << " is called; instrumenting it would change the results its "
+              "callers see";
+
+  SmallVector<Value> values;
+  SmallVector<Type> types;
+  SmallVector<Attribute> names;
+  if (auto existing = func->getAttrOfType<ArrayAttr>(
+          QuantuneDialect::kProbeOutputsAttrName))
+    llvm::append_range(names, existing);
+  for (ProbeOutput &output : outputs) {
+    values.push_back(output.value);
+    types.push_back(output.value.getType());
+    names.push_back(b.getStringAttr(output.name));
+  }
+  SmallVector<unsigned> indices(outputs.size(), func.getNumResults());
+  if (failed(func.insertResults(indices, types, {})))
+    return func.emitError() << "quantune-instrument: cannot add results to @"
+                            << func.getSymName();
+  ret.getOperandsMutable().append(values);
+  func->setAttr(QuantuneDialect::kProbeOutputsAttrName, b.getArrayAttr(names));
+  return success();
+}
+
+LogicalResult
+InstrumentPass::addRangeProbes(OpBuilder &b, linalg::LinalgOp layer,
+                               SmallVectorImpl<ProbeOutput> &outputs) {
+  int64_t id = *getLayerId(layer);
+  Value input = layer.getDpsInputOperand(0)->get();
+  if (!isRankedFloatTensor(input) ||
+      cast<RankedTensorType>(input.getType()).getRank() == 0)
+    return layer->emitError() << "quantune-instrument: the input of layer "
+                              << id << " is not a ranked tensor of floats";
+  Location loc = layer.getLoc();
+  Value min = reduceToScalar(
+      b, loc, input, std::numeric_limits<float>::infinity(),
+      [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
+        return arith::MinimumFOp::create(nb, nl, acc, elements[0]);
+      });
+  Value max = reduceToScalar(
+      b, loc, input, -std::numeric_limits<float>::infinity(),
+      [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
+        return arith::MaximumFOp::create(nb, nl, acc, elements[0]);
+      });
+  Value hist = buildHistogram(b, loc, input, min, max, bins);
+  std::string prefix = std::to_string(id) + ":";
+  outputs.push_back({min, prefix + "min"});
+  outputs.push_back({max, prefix + "max"});
+  outputs.push_back({hist, prefix + "hist"});
+  return success();
+}
+
+LogicalResult
+InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
+                                    SmallVectorImpl<ProbeOutput> &outputs) {
+  int64_t id = *getLayerId(layer);
+  std::string reason;
+  FailureOr<std::optional<LayerQuantization>> prepared =
+      prepareLayerQuantization(layer, bits, reason);
+  if (failed(prepared))
+    return failure();
+  // No act_qparams or no constant weight: nothing to compare against.
+  if (!*prepared)
+    return success();
+  const LayerQuantization &quant = **prepared;
+  Value output = layer->getResult(0);
+  if (!isRankedFloatTensor(output))
+    return layer->emitError() << "quantune-instrument: the output of layer "
+                              << id << " is not a ranked tensor of floats";
+
+  // The quantized twin: the same op on (Q(x), Q(W)) with the same init. It
+  // is no layer of its own, so it carries no quantune labels.
+  Location loc = layer.getLoc();
+  Value input = layer.getDpsInputOperand(0)->get();
+  Value fqInput = buildFakeQuantActivation(b, loc, input, quant.actQParams);
+  Value fqWeight =
+      buildFakeQuantWeight(b, loc, quant.weight, quant.weightQuant);
+  auto twin = cast<linalg::LinalgOp>(b.clone(*layer));
+  stripQuantuneAttrs(twin);
+  twin.getDpsInputOperand(0)->set(fqInput);
+  getWeightOperand(twin).set(fqWeight);
+  Value twinOutput = twin->getResult(0);
+
+  Value sumY2 = reduceToScalar(
+      b, loc, output, 0.0,
+      [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
+        Value square = arith::MulFOp::create(nb, nl, elements[0], elements[0]);
+        return arith::AddFOp::create(nb, nl, acc, square);
+      });
+  Value sumErr2 = reduceToScalar(
+      b, loc, ValueRange{output, twinOutput}, 0.0,
+      [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
+        Value err = arith::SubFOp::create(nb, nl, elements[0], elements[1]);
+        Value square = arith::MulFOp::create(nb, nl, err, err);
+        return arith::AddFOp::create(nb, nl, acc, square);
+      });
+  FailureOr<Value> count = buildCount(b, loc, output);
+  if (failed(count))
+    return layer->emitError() << "quantune-instrument: the output of layer "
+                              << id << " has more than 2^31 - 1 elements";
+  std::string prefix = std::to_string(id) + ":";
+  outputs.push_back({sumY2, prefix + "sum_y2"});
+  outputs.push_back({sumErr2, prefix + "sum_err2"});
+  outputs.push_back({*count, prefix + "count"});
+  return success();
+}

@@ -42,7 +42,7 @@ struct WeightMetricsPass
     if (bits < 2 || bits > 16) {
       getOperation()->emitError("quantune-weight-metrics: bits must be "
                                 "between 2 and 16, got ")
-          << bits;
+          << static_cast<unsigned>(bits);
       return signalPassFailure();
     }
     MLIRContext *ctx = &getContext();

@@ -133,7 +133,13 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
     It returns `sum_y2` (sum of y^2), `sum_err2` (sum of (y - y')^2), both
     `tensor<f32>`, and `count` (`tensor<i32>`, the element count of y).
     Layers without `quantune.act_qparams` or without a constant weight are
-    skipped.
+    skipped. The twin reuses the layer's init operand, so a bias folded
+    into it is part of both y and y'.
+
+    In `quantune.probe_outputs`, `<layer>` is the layer id. Instrumented
+    functions must be single-block, not called from elsewhere (their
+    signature changes), and their layers must not sit inside nested regions;
+    anything else is an error.
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"ranges\"",
@@ -165,6 +171,10 @@ def QuantuneFakeQuantize
     selector equals its id (`-1` simulates none): one compiled module then
     serves a whole per-layer sweep. Inputs and weights are switched with
     elementwise selects, so the layer itself runs once.
+
+    In the default mode an i8 layer without `quantune.act_qparams` or
+    without a constant weight is an error; with `switchable=true` such layers
+    are skipped (the selector never activates them).
   }];
   let options = [
     Option<"switchable", "switchable", "bool", /*default=*/"false",

@@ -1,0 +1,199 @@
+//===- QuantUtils.cpp - Fake quantization in linalg on tensors ------------===//
+//
+// Part of the Quantune-MLIR project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantune/Transforms/QuantUtils.h"
+#include "quantune/IR/QuantuneDialect.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+using namespace mlir;
+using namespace mlir::quantune;
+
+FailureOr<std::optional<LayerQuantization>>
+mlir::quantune::prepareLayerQuantization(linalg::LinalgOp layer, unsigned bits,
+                                         std::string &reason) {
+  int64_t id = *getLayerId(layer);
+  Attribute attr = layer->getAttr(QuantuneDialect::kActQParamsAttrName);
+  if (!attr) {
+    reason = ("it has no '" + QuantuneDialect::kActQParamsAttrName + "'").str();
+    return std::optional<LayerQuantization>();
+  }
+  auto qparams = dyn_cast<QParamsAttr>(attr);
+  if (!qparams || qparams.isPerChannel()) {
+    layer->emitError() << "layer " << id << ": '"
+                       << QuantuneDialect::kActQParamsAttrName
+                       << "' must be a per-tensor #quantune.qparams, got "
+                       << attr;
+    return failure();
+  }
+  auto inputType =
+      dyn_cast<RankedTensorType>(layer.getDpsInputOperand(0)->get().getType());
+  if (!inputType || !isa<FloatType>(inputType.getElementType())) {
+    layer->emitError() << "layer " << id
+                       << ": input is not a ranked tensor of floats";
+    return failure();
+  }
+
+  FailureOr<ConstantWeight> weight = findConstantWeight(layer, reason);
+  if (failed(weight))
+    return std::optional<LayerQuantization>();
+  WeightQuantization quant =
+      quantizeWeights(weight->values, weight->shape, weight->channelAxes, bits);
+  if (quant.numNonFinite) {
+    layer->emitError() << "layer " << id << " has " << quant.numNonFinite
+                       << " NaN or infinite weight value(s)";
+    return failure();
+  }
+  return std::optional<LayerQuantization>(
+      LayerQuantization{qparams, std::move(*weight), std::move(quant)});
+}
+
+Value mlir::quantune::castFloat(OpBuilder &b, Location loc, Value value,
+                                Type type) {
+  if (value.getType() == type)
+    return value;
+  if (value.getType().getIntOrFloatBitWidth() < type.getIntOrFloatBitWidth())
+    return arith::ExtFOp::create(b, loc, type, value);
+  return arith::TruncFOp::create(b, loc, type, value);
+}
+
+Value mlir::quantune::createEmptyLike(OpBuilder &b, Location loc, Value like,
+                                      Type elementType) {
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, like);
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+Value mlir::quantune::buildFakeQuantScalar(OpBuilder &b, Location loc, Value x,
+                                           QParamsAttr qparams) {
+  Type f32 = b.getF32Type();
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+  };
+  double scale = qparams.getScales()[0];
+  int64_t zeroPoint = qparams.getZeroPoints()[0];
+
+  Value v = castFloat(b, loc, x, f32);
+  Value scaleValue = constant(scale);
+  Value zeroPointValue = zeroPoint != 0 ? constant(zeroPoint) : Value();
+  Value q = math::RoundEvenOp::create(
+      b, loc, arith::DivFOp::create(b, loc, v, scaleValue));
+  if (zeroPointValue)
+    q = arith::AddFOp::create(b, loc, q, zeroPointValue);
+  q = arith::MaximumFOp::create(b, loc, q, constant(qparams.getStorageMin()));
+  q = arith::MinimumFOp::create(b, loc, q, constant(qparams.getStorageMax()));
+  if (zeroPointValue)
+    q = arith::SubFOp::create(b, loc, q, zeroPointValue);
+  Value result = arith::MulFOp::create(b, loc, q, scaleValue);
+  return castFloat(b, loc, result, x.getType());
+}
+
+/// `selector == layerId` for a scalar i32 selector.
+static Value isSelected(OpBuilder &b, Location loc, Value selector,
+                        int64_t layerId) {
+  Value id = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(layerId));
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, selector, id);
+}
+
+/// Emits an elementwise linalg.generic over tensors shaped like `inputs[0]`
+/// whose extra `scalars` (0-d tensors) are read through maps to ().
+static Value
+buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                 ValueRange scalars, Type elementType,
+                 function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = cast<RankedTensorType>(inputs[0].getType()).getRank();
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  SmallVector<AffineMap> maps(inputs.size(), identity);
+  maps.append(scalars.size(), AffineMap::get(rank, 0, ctx));
+  maps.push_back(identity);
+  SmallVector<Value> operands(inputs);
+  llvm::append_range(operands, scalars);
+  Value init = createEmptyLike(b, loc, inputs[0], elementType);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), operands, init, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        linalg::YieldOp::create(nb, nl, body(nb, nl, args.drop_back()));
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::quantune::buildFakeQuantActivation(OpBuilder &b, Location loc,
+                                               Value input, QParamsAttr qparams,
+                                               Value selector,
+                                               int64_t layerId) {
+  Type elementType = cast<RankedTensorType>(input.getType()).getElementType();
+  SmallVector<Value> scalars;
+  if (selector)
+    scalars.push_back(selector);
+  return buildElementwise(
+      b, loc, input, scalars, elementType,
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value fq = buildFakeQuantScalar(nb, nl, args[0], qparams);
+        if (!selector)
+          return fq;
+        return arith::SelectOp::create(
+            nb, nl, isSelected(nb, nl, args[1], layerId), fq, args[0]);
+      });
+}
+
+Value mlir::quantune::buildFakeQuantWeight(OpBuilder &b, Location loc,
+                                           const ConstantWeight &weight,
+                                           const WeightQuantization &quant) {
+  arith::ConstantOp constant = weight.constant;
+  auto type = cast<RankedTensorType>(constant.getType());
+  DenseElementsAttr values;
+  if (type.getElementType().isF32()) {
+    values = DenseElementsAttr::get(type, ArrayRef<float>(quant.dequantized));
+  } else {
+    // findConstantWeight reads only f32 and f64 constants.
+    SmallVector<double> wide(quant.dequantized.begin(),
+                             quant.dequantized.end());
+    values = DenseElementsAttr::get(type, ArrayRef<double>(wide));
+  }
+  Value result = arith::ConstantOp::create(b, loc, type, values);
+  for (Operation *op : weight.chain) {
+    Operation *clone = b.clone(*op);
+    cast<linalg::LinalgOp>(clone).getDpsInputOperand(0)->set(result);
+    result = clone->getResult(0);
+  }
+  return result;
+}
+
+Value mlir::quantune::buildLayerSelect(OpBuilder &b, Location loc,
+                                       Value selector, int64_t layerId,
+                                       Value ifSelected, Value otherwise) {
+  Type elementType =
+      cast<RankedTensorType>(ifSelected.getType()).getElementType();
+  return buildElementwise(
+      b, loc, {ifSelected, otherwise}, selector, elementType,
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        return arith::SelectOp::create(
+            nb, nl, isSelected(nb, nl, args[2], layerId), args[0], args[1]);
+      });
+}
+
+void mlir::quantune::eraseDeadWeightChain(const ConstantWeight &weight) {
+  for (Operation *op : llvm::reverse(weight.chain)) {
+    if (!op->use_empty())
+      return;
+    SmallVector<Operation *> inits;
+    for (Value init : cast<linalg::LinalgOp>(op).getDpsInits())
+      if (Operation *def = init.getDefiningOp<tensor::EmptyOp>())
+        inits.push_back(def);
+    op->erase();
+    for (Operation *init : inits)
+      if (init->use_empty())
+        init->erase();
+  }
+  arith::ConstantOp constant = weight.constant;
+  if (constant->use_empty())
+    constant->erase();
+}

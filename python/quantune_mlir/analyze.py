@@ -1,0 +1,279 @@
+"""``quantune analyze``: per-layer sensitivity and a precision plan.
+
+Two methods share the front end (import, labels, weight metrics, and
+inference 1, which yields activation ranges and the fp32 outputs):
+
+* ``quantunev2`` runs the calibration set once more (inference 2) through a
+  module in which every layer also computes its int8 twin on the same fp32
+  input, giving each layer's local activation SQNR/MSE: 2 passes in all.
+* ``sweep`` is the per-layer baseline: for each layer, the model runs over
+  the calibration set with only that layer fake-quantized, and the layer's
+  sensitivity is the degradation of the model output: 1 + n passes.
+
+Both end with quantune-assign-precision, so their plans compare directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import onnx
+
+from quantune_mlir.calib_data import CalibrationSet, ImageSpec, load_calibration
+from quantune_mlir.calibration import RANGE_METHODS, RangeObserver, percentile_range, qparams_for_range
+from quantune_mlir.compiler import compile_mlir
+from quantune_mlir.errors import QuantuneError
+from quantune_mlir.fileio import write_text
+from quantune_mlir.importer import import_onnx
+from quantune_mlir.layers import Layer, list_layers, probe_outputs
+from quantune_mlir.onnx_model import graph_inputs, load_onnx
+from quantune_mlir.opt import run_quantune_opt
+from quantune_mlir.plan import LayerPlan, Plan
+from quantune_mlir.progress import report, track
+from quantune_mlir.runtime import ModuleRunner
+from quantune_mlir.targets import parse_target
+
+METHODS = ("quantunev2", "sweep")
+MAX_SQNR_DB = 200.0  # as quantune-weight-metrics caps exact quantization
+
+
+@dataclass
+class AnalysisOptions:
+    """Knobs of an analysis; the defaults are the CLI's."""
+
+    method: str = "quantunev2"
+    budget: str = "fp32-fraction=0.1"
+    ratio: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    calib_method: str = "minmax"
+    percentile: float = 99.99
+    bins: int = 128
+    device: str = "local-task"
+
+
+@dataclass
+class _Phases:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def __call__(self, name: str, message: str) -> Iterator[None]:
+        report(message)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 4)
+
+
+def _sqnr_db(signal: float, error: float) -> float:
+    if error <= 0.0:
+        return MAX_SQNR_DB
+    if signal <= 0.0:
+        return 0.0
+    return min(MAX_SQNR_DB, 10.0 * math.log10(signal / error))
+
+
+def _single_input(model: onnx.ModelProto) -> tuple[str, tuple[int, ...], np.dtype]:
+    inputs = graph_inputs(model)
+    if len(inputs) != 1:
+        raise QuantuneError(
+            f"analyze supports single-input models; this one has {len(inputs)} inputs "
+            f"({', '.join(i.name for i in inputs)})"
+        )
+    tensor_type = inputs[0].type.tensor_type
+    shape = tuple(d.dim_value for d in tensor_type.shape.dim)
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))
+    return inputs[0].name, shape, dtype
+
+
+class _Annotations:
+    """Writes quantune-annotate JSON files into a private directory."""
+
+    def __init__(self, directory: str) -> None:
+        self._dir = Path(directory)
+        self._count = 0
+
+    def pass_flag(self, layers: Sequence[Mapping[str, Any]]) -> str:
+        self._count += 1
+        path = self._dir / f"annotations{self._count}.json"
+        path.write_text(json.dumps({"version": 1, "layers": list(layers)}))
+        return f"--quantune-annotate=file={path}"
+
+
+def _range_pass(
+    instrumented: str, calib: CalibrationSet, options: AnalysisOptions, layers: list[Layer], what: str
+) -> tuple[dict[int, RangeObserver], list[list[np.ndarray]]]:
+    """Inference 1: activation statistics per layer and the fp32 outputs."""
+    runner = ModuleRunner(compile_mlir(instrumented, parse_target("host")), options.device)
+    meta = probe_outputs(instrumented)
+    observers = {layer.id: RangeObserver(name=layer.name) for layer in layers}
+    outputs: list[list[np.ndarray]] = []
+    for x in track(calib, len(calib), what):
+        results = runner(x)
+        n_model = len(results) - len(meta)
+        outputs.append(results[:n_model])
+        stats: dict[int, dict[str, np.ndarray]] = {}
+        for (layer_id, stat), value in zip(meta, results[n_model:]):
+            stats.setdefault(layer_id, {})[stat] = value
+        for layer_id, s in stats.items():
+            if layer_id in observers:  # layers forced to f32 need no range
+                observers[layer_id].update(float(s["min"]), float(s["max"]), s["hist"])
+    return observers, outputs
+
+
+def _activation_qparams(observers: Mapping[int, RangeObserver], options: AnalysisOptions) -> dict[int, tuple[float, int]]:
+    out = {}
+    for layer_id, obs in observers.items():
+        if options.calib_method == "percentile":
+            lo, hi = percentile_range(obs, options.percentile)
+        else:
+            lo, hi = RANGE_METHODS[options.calib_method](obs)
+        out[layer_id] = qparams_for_range(lo, hi, bits=8)
+    return out
+
+
+def _local_error_pass(instrumented: str, calib: CalibrationSet, options: AnalysisOptions) -> dict[int, dict[str, float]]:
+    """Inference 2: each layer's local activation SQNR and relative MSE."""
+    runner = ModuleRunner(compile_mlir(instrumented, parse_target("host")), options.device)
+    meta = probe_outputs(instrumented)
+    sums: dict[int, dict[str, float]] = {}
+    for x in track(calib, len(calib), "inference 2 (local error)"):
+        results = runner(x)
+        n_model = len(results) - len(meta)
+        for (layer_id, stat), value in zip(meta, results[n_model:]):
+            acc = sums.setdefault(layer_id, {})
+            acc[stat] = acc.get(stat, 0.0) + float(value)
+    metrics = {}
+    for layer_id, acc in sums.items():
+        signal, error = acc["sum_y2"], acc["sum_err2"]
+        metrics[layer_id] = {
+            "act_sqnr": _sqnr_db(signal, error),
+            "act_mse": error / signal if signal > 0 else 0.0,
+        }
+    return metrics
+
+
+def _sweep_pass(
+    switchable: str, calib: CalibrationSet, options: AnalysisOptions, candidates: list[Layer],
+    reference: list[list[np.ndarray]],
+) -> dict[int, dict[str, float]]:
+    """One pass per layer with only that layer fake-quantized."""
+    runner = ModuleRunner(compile_mlir(switchable, parse_target("host")), options.device)
+    signal = sum(float(np.sum(np.square(o, dtype=np.float64))) for outs in reference for o in outs)
+    metrics = {}
+    for index, layer in enumerate(candidates):
+        selector = np.array(layer.id, dtype=np.int32)
+        error = 0.0
+        for x, ref in zip(track(calib, len(calib), f"sweep {index + 1}/{len(candidates)} ({layer.name})"), reference):
+            outs = runner(x, selector)
+            error += sum(float(np.sum(np.square(o.astype(np.float64) - r))) for o, r in zip(outs, ref))
+        metrics[layer.id] = {"act_sqnr": _sqnr_db(signal, error), "act_mse": error / signal if signal > 0 else 0.0}
+    return metrics
+
+
+def analyze(
+    model_path: str | os.PathLike[str],
+    calib_source: Any,
+    options: AnalysisOptions | None = None,
+    input_shapes: Sequence[str] | None = None,
+    image_spec: ImageSpec | None = None,
+    limit: int | None = None,
+    emit_mlir: str | os.PathLike[str] | None = None,
+) -> Plan:
+    """Analyses a model and returns its precision plan (see module docs)."""
+    options = options or AnalysisOptions()
+    if options.method not in METHODS:
+        raise QuantuneError(f"unknown method '{options.method}'; expected one of {', '.join(METHODS)}")
+    if options.calib_method not in RANGE_METHODS:
+        raise QuantuneError(f"unknown calibration method '{options.calib_method}'; expected one of {', '.join(RANGE_METHODS)}")
+    phases = _Phases()
+    with phases("import", f"importing {model_path}"):
+        model = load_onnx(model_path, input_shapes)
+        input_name, input_shape, dtype = _single_input(model)
+        calib = load_calibration(calib_source, input_shape, dtype, image_spec=image_spec, limit=limit, input_name=input_name)
+        imported = import_onnx(model)
+    with phases("weight_metrics", "labelling layers and measuring weights"):
+        labelled = run_quantune_opt(imported, ["--quantune-label-layers", "--quantune-weight-metrics"])
+        layers = list_layers(labelled)
+    if not layers:
+        raise QuantuneError(f"'{model_path}' has no quantizable layers (conv, matmul, gemm)")
+    candidates = [layer for layer in layers if not layer.reason]
+
+    with tempfile.TemporaryDirectory(prefix="quantune-") as tmp:
+        notes = _Annotations(tmp)
+        with phases("inference_1", f"inference 1: activation ranges over {len(calib)} inputs"):
+            ranges = run_quantune_opt(labelled, [f"--quantune-instrument=mode=ranges bins={options.bins}"])
+            observers, reference = _range_pass(ranges, calib, options, candidates, "inference 1 (ranges)")
+            qparams = _activation_qparams(observers, options)
+        with_qparams = run_quantune_opt(labelled, [notes.pass_flag([
+            {"id": lid, "act_qparams": {"storage": "si8", "scale": s, "zero_point": z}}
+            for lid, (s, z) in sorted(qparams.items())
+        ])])
+        if options.method == "quantunev2":
+            with phases("inference_2", f"inference 2: local int8 error over {len(calib)} inputs"):
+                instrumented = run_quantune_opt(with_qparams, ["--quantune-instrument=mode=local-error"])
+                act_metrics = _local_error_pass(instrumented, calib, options)
+            ratio = options.ratio
+            passes = 2
+            meaning = {
+                "act_sqnr": "local SQNR (dB) of the layer output with int8 input and weights, on the fp32 input",
+                "act_mse": "local relative MSE of the layer output, same setting",
+            }
+        else:
+            with phases("sweep", f"sweep: {len(candidates)} layers x {len(calib)} inputs"):
+                switchable = run_quantune_opt(with_qparams, ["--quantune-fake-quantize=switchable=true"])
+                act_metrics = _sweep_pass(switchable, calib, options, candidates, reference)
+            # The sweep ranks by model-output degradation only.
+            ratio = (0.0, 1.0, 0.0, 1.0)
+            passes = 1 + len(candidates)
+            meaning = {
+                "act_sqnr": "SQNR (dB) of the model output with only this layer fake-quantized",
+                "act_mse": "relative MSE of the model output with only this layer fake-quantized",
+            }
+        with phases("assign", f"assigning precisions under budget {options.budget}"):
+            final = run_quantune_opt(with_qparams, [
+                notes.pass_flag([{"id": lid, "metrics": m} for lid, m in sorted(act_metrics.items())]),
+                f"--quantune-assign-precision=ratio={','.join(repr(float(r)) for r in ratio)} budget={options.budget}",
+            ])
+    if emit_mlir is not None:
+        write_text(emit_mlir, final)
+
+    meaning.update({
+        "weight_sqnr": "SQNR (dB) of the int8 symmetric per-output-channel weights",
+        "weight_mse": "relative MSE of the same weights",
+        "sensitivity": "combined, min-max normalised score; higher is more sensitive",
+    })
+    plan_layers = []
+    for layer in list_layers(final):
+        m, q = layer.metrics, layer.act_qparams
+        plan_layers.append(LayerPlan(
+            id=layer.id, name=layer.name, kind=layer.kind, params=layer.params, macs=layer.macs,
+            precision=layer.precision or "f32", sensitivity=m.get("sensitivity"),
+            weight_sqnr=m.get("weight_sqnr"), act_sqnr=m.get("act_sqnr"),
+            weight_mse=m.get("weight_mse"), act_mse=m.get("act_mse"),
+            act_scale=q.get("scale"), act_zero_point=int(q.get("zero_point", 0)) if q else None,
+            reason=layer.reason,
+        ))
+    return Plan(
+        model=str(model_path),
+        method=options.method,
+        budget=options.budget,
+        ratio=list(ratio),
+        calibration={
+            "source": str(calib_source) if not isinstance(calib_source, (list, tuple)) else "<python iterable>",
+            "samples": len(calib),
+            "method": options.calib_method,
+            **({"percentile": options.percentile} if options.calib_method == "percentile" else {}),
+            "histogram_bins": options.bins,
+        },
+        inferences={"passes": passes, "model_runs": passes * len(calib)},
+        phases_seconds=phases.seconds,
+        layers=plan_layers,
+        metric_meaning=meaning,
+    )

@@ -1,0 +1,115 @@
+"""The analysis result: plan.json and the per-layer table.
+
+The schema is documented in docs/plan.md; bump ``PLAN_VERSION`` when it
+changes incompatibly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from quantune_mlir.errors import QuantuneError
+from quantune_mlir.fileio import write_text
+
+PLAN_VERSION = 1
+
+
+@dataclass
+class LayerPlan:
+    """One layer's metrics and chosen precision."""
+
+    id: int
+    name: str
+    kind: str
+    params: int | None
+    macs: int | None
+    precision: str
+    sensitivity: float | None = None
+    weight_sqnr: float | None = None
+    act_sqnr: float | None = None
+    weight_mse: float | None = None
+    act_mse: float | None = None
+    act_scale: float | None = None
+    act_zero_point: int | None = None
+    reason: str | None = None
+    """Why the layer cannot be quantized, when it is forced to f32."""
+
+
+@dataclass
+class Plan:
+    """What ``quantune analyze`` decided, and how it got there."""
+
+    model: str
+    method: str
+    budget: str
+    ratio: list[float]
+    calibration: dict[str, Any]
+    inferences: dict[str, int]
+    phases_seconds: dict[str, float]
+    layers: list[LayerPlan]
+    version: int = PLAN_VERSION
+    metric_meaning: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        write_text(path, self.to_json())
+
+    @property
+    def int8_layers(self) -> int:
+        return sum(layer.precision == "i8" for layer in self.layers)
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    """Reads a plan.json written by :meth:`Plan.save`."""
+    try:
+        data = json.loads(open(path).read())
+    except OSError as exc:
+        raise QuantuneError(f"cannot read plan '{path}': {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise QuantuneError(f"'{path}' is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("version") != PLAN_VERSION:
+        raise QuantuneError(f"'{path}' is not a version {PLAN_VERSION} quantune plan")
+    try:
+        layers = [LayerPlan(**layer) for layer in data.pop("layers")]
+        return Plan(layers=layers, **data)
+    except TypeError as exc:
+        raise QuantuneError(f"'{path}' does not match the plan schema: {exc}") from None
+
+
+def _fmt(value: float | int | None, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def format_table(plan: Plan) -> str:
+    """The per-layer table printed by ``quantune analyze``."""
+    headers = ["id", "name", "kind", "params", "MACs", "SQNR_w", "SQNR_a", "MSE_w", "MSE_a", "sens", "prec"]
+    rows = []
+    for layer in plan.layers:
+        rows.append([
+            str(layer.id), layer.name, layer.kind, _fmt(layer.params, "d"), _fmt(layer.macs, "d"),
+            _fmt(layer.weight_sqnr, ".1f"), _fmt(layer.act_sqnr, ".1f"),
+            _fmt(layer.weight_mse, ".2e"), _fmt(layer.act_mse, ".2e"),
+            _fmt(layer.sensitivity, ".3f"), layer.precision + (" *" if layer.reason else ""),
+        ])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    left = {1, 2}
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    out = [line(headers), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows]
+    forced = [layer for layer in plan.layers if layer.reason]
+    for layer in forced:
+        out.append(f"* layer {layer.id} stays f32: {layer.reason}")
+    out.append(
+        f"{plan.int8_layers}/{len(plan.layers)} layers in i8; method {plan.method}, budget {plan.budget}; "
+        f"{plan.inferences.get('passes', 0)} passes over {plan.calibration.get('samples', 0)} calibration inputs"
+    )
+    return "\n".join(out)

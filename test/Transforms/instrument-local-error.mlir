@@ -1,0 +1,211 @@
+// RUN: split-file %s %t
+// RUN: quantune-opt %t/local-error.mlir --split-input-file --quantune-instrument="mode=local-error" | FileCheck %s
+// RUN: quantune-opt %t/bad-bits.mlir --verify-diagnostics --quantune-instrument="mode=local-error bits=1"
+// RUN: quantune-opt %t/invalid.mlir --split-input-file --verify-diagnostics --quantune-instrument="mode=local-error"
+
+//--- local-error.mlir
+
+// A matmul: its quantized twin runs on Q(x) and Q(W) with the same init, and
+// sum y^2, sum (y - y')^2 and the element count of y are returned.
+// The weight is quantized per output channel (the columns of the K x N
+// weight): column 0 has scale 1/127, so -0.5 becomes -64/127 = -0.503937;
+// column 1 has scale 0.3/127, so 0.26 becomes 110 * 0.3/127 = 0.259842545.
+
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG:   #[[SCALAR2:.+]] = affine_map<(d0, d1) -> ()>
+// CHECK-LABEL: func.func @matmul(
+// CHECK-SAME:      %[[X:.+]]: tensor<3x2xf32>)
+// CHECK-SAME:      -> (tensor<3x2xf32>, tensor<f32>, tensor<f32>, tensor<i32>)
+// CHECK-SAME:      attributes {quantune.probe_outputs = ["0:sum_y2", "0:sum_err2", "0:count"]}
+// CHECK:         %[[W:.+]] = arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e-01], [-5.000000e-01, 2.600000e-01]]> : tensor<2x2xf32>
+// CHECK:         %[[INIT:.+]] = linalg.fill
+// CHECK:         %[[Y:.+]] = linalg.matmul {{{.*}}quantune.layer = 0 : i64{{.*}}} ins(%[[X]], %[[W]] : tensor<3x2xf32>, tensor<2x2xf32>) outs(%[[INIT]] : tensor<3x2xf32>)
+// Q(x) = (clamp(roundeven(x / 0.5) + (-3), -128, 127) - (-3)) * 0.5.
+// CHECK:         %[[FQX:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]} ins(%[[X]] : tensor<3x2xf32>)
+// CHECK-NEXT:    ^bb0(%[[E:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[S:.+]] = arith.constant 5.000000e-01 : f32
+// CHECK-NEXT:      %[[ZP:.+]] = arith.constant -3.000000e+00 : f32
+// CHECK-NEXT:      %[[DIV:.+]] = arith.divf %[[E]], %[[S]] : f32
+// CHECK-NEXT:      %[[RND:.+]] = math.roundeven %[[DIV]] : f32
+// CHECK-NEXT:      %[[SHIFT:.+]] = arith.addf %[[RND]], %[[ZP]] : f32
+// CHECK-NEXT:      %[[QMIN:.+]] = arith.constant -1.280000e+02 : f32
+// CHECK-NEXT:      %[[LO:.+]] = arith.maximumf %[[SHIFT]], %[[QMIN]] : f32
+// CHECK-NEXT:      %[[QMAX:.+]] = arith.constant 1.270000e+02 : f32
+// CHECK-NEXT:      %[[HI:.+]] = arith.minimumf %[[LO]], %[[QMAX]] : f32
+// CHECK-NEXT:      %[[UNSHIFT:.+]] = arith.subf %[[HI]], %[[ZP]] : f32
+// CHECK-NEXT:      %[[DQ:.+]] = arith.mulf %[[UNSHIFT]], %[[S]] : f32
+// CHECK-NEXT:      linalg.yield %[[DQ]] : f32
+// CHECK:         %[[FQW:.+]] = arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e-01], [-5.039370e-01, 0.259842545]]> : tensor<2x2xf32>
+// The twin carries no quantune attributes.
+// CHECK-NEXT:    %[[TWIN:.+]] = linalg.matmul ins(%[[FQX]], %[[FQW]] : tensor<3x2xf32>, tensor<2x2xf32>) outs(%[[INIT]] : tensor<3x2xf32>)
+// CHECK:         %[[SUMY2:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[SCALAR2]]], iterator_types = ["reduction", "reduction"]} ins(%[[Y]] : tensor<3x2xf32>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[SQ:.+]] = arith.mulf %[[A]], %[[A]] : f32
+// CHECK-NEXT:      %[[ADD:.+]] = arith.addf %[[ACC]], %[[SQ]] : f32
+// CHECK-NEXT:      linalg.yield %[[ADD]] : f32
+// CHECK:         %[[SUMERR2:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]], #[[SCALAR2]]], iterator_types = ["reduction", "reduction"]} ins(%[[Y]], %[[TWIN]] : tensor<3x2xf32>, tensor<3x2xf32>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: f32, %[[B:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[ERR:.+]] = arith.subf %[[A]], %[[B]] : f32
+// CHECK-NEXT:      %[[SQ:.+]] = arith.mulf %[[ERR]], %[[ERR]] : f32
+// CHECK-NEXT:      %[[ADD:.+]] = arith.addf %[[ACC]], %[[SQ]] : f32
+// CHECK-NEXT:      linalg.yield %[[ADD]] : f32
+// CHECK:         %[[COUNT:.+]] = arith.constant dense<6> : tensor<i32>
+// CHECK-NEXT:    return %[[Y]], %[[SUMY2]], %[[SUMERR2]], %[[COUNT]] : tensor<3x2xf32>, tensor<f32>, tensor<f32>, tensor<i32>
+func.func @matmul(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %y = linalg.matmul {quantune.layer = 0 : i64, quantune.name = "fc", quantune.act_qparams = #quantune.qparams<si8, scale = 0.5, zero_point = -3>}
+    ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}
+
+// -----
+
+// A conv whose init holds a broadcast bias: the twin reuses it. The weight
+// channels are along the F axis; ui8 storage clamps to [0, 255].
+// CHECK-LABEL: func.func @conv(
+// CHECK-SAME:      -> (tensor<1x2x3x2xf32>, tensor<f32>, tensor<f32>, tensor<i32>)
+// CHECK-SAME:      attributes {quantune.probe_outputs = ["1:sum_y2", "1:sum_err2", "1:count"]}
+// CHECK:         %[[BIAS:.+]] = linalg.broadcast
+// CHECK:         %[[Y:.+]] = linalg.conv_2d_nchw_fchw {{.*}}quantune.layer = 1 : i64{{.*}} outs(%[[BIAS]] : tensor<1x2x3x2xf32>)
+// CHECK:         %[[FQX:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel"]
+// CHECK:           arith.constant 1.250000e-01 : f32
+// CHECK:           arith.constant 1.280000e+02 : f32
+// CHECK:           math.roundeven
+// CHECK:           arith.constant 0.000000e+00 : f32
+// CHECK:           arith.maximumf
+// CHECK:           arith.constant 2.550000e+02 : f32
+// CHECK:           arith.minimumf
+// CHECK:         %[[FQW:.+]] = arith.constant dense<{{\[\[\[\[}}1.000000e+00, 0.299212605]]], {{\[\[\[}}-5.000000e-01, 0.259842515]]]]> : tensor<2x1x1x2xf32>
+// CHECK-NEXT:    %[[TWIN:.+]] = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%[[FQX]], %[[FQW]] : tensor<1x1x3x3xf32>, tensor<2x1x1x2xf32>) outs(%[[BIAS]] : tensor<1x2x3x2xf32>)
+// CHECK:         linalg.generic {{.*}} ins(%[[Y]], %[[TWIN]] :
+// CHECK:         %[[COUNT:.+]] = arith.constant dense<12> : tensor<i32>
+// CHECK-NEXT:    return %[[Y]], %{{.+}}, %{{.+}}, %[[COUNT]] :
+func.func @conv(%x: tensor<1x1x3x3xf32>) -> tensor<1x2x3x2xf32> {
+  %w = arith.constant dense<[[[[1.0, 0.3]]], [[[-0.5, 0.26]]]]> : tensor<2x1x1x2xf32>
+  %bias = arith.constant dense<[0.25, -1.0]> : tensor<2xf32>
+  %e = tensor.empty() : tensor<1x2x3x2xf32>
+  %b = linalg.broadcast ins(%bias : tensor<2xf32>) outs(%e : tensor<1x2x3x2xf32>) dimensions = [0, 2, 3]
+  %y = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>, quantune.layer = 1 : i64, quantune.act_qparams = #quantune.qparams<ui8, scale = 0.125, zero_point = 128>}
+    ins(%x, %w : tensor<1x1x3x3xf32>, tensor<2x1x1x2xf32>) outs(%b : tensor<1x2x3x2xf32>) -> tensor<1x2x3x2xf32>
+  return %y : tensor<1x2x3x2xf32>
+}
+
+// -----
+
+// The weight reaches the layer through a transpose (ONNX Gemm with transB):
+// the fake-quantized constant keeps the constant's layout (channels along
+// its axis 0) and goes through a clone of the transpose. Zero point 0 adds
+// no shift.
+// CHECK-LABEL: func.func @transposed(
+// CHECK:         %[[W:.+]] = arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e-01, 0.000000e+00], [-5.000000e-01, 2.600000e-01, 1.000000e-01]]> : tensor<2x3xf32>
+// CHECK:         %[[ET:.+]] = tensor.empty() : tensor<3x2xf32>
+// CHECK:         %[[WT:.+]] = linalg.transpose ins(%[[W]] : tensor<2x3xf32>) outs(%[[ET]] : tensor<3x2xf32>) permutation = [1, 0]
+// CHECK:         %[[Y:.+]] = linalg.matmul {{.*}} ins(%{{.+}}, %[[WT]] :
+// CHECK:         %[[FQX:.+]] = linalg.generic
+// CHECK-NOT:       arith.addf
+// CHECK-NOT:       arith.subf
+// CHECK:           math.roundeven
+// CHECK:         } -> tensor<4x3xf32>
+// CHECK-NEXT:    %[[FQW:.+]] = arith.constant dense<{{\[\[}}1.000000e+00, 0.299212605, 0.000000e+00], [-5.000000e-01, 0.259842515, 0.0984251946]]> : tensor<2x3xf32>
+// CHECK-NEXT:    %[[FQWT:.+]] = linalg.transpose ins(%[[FQW]] : tensor<2x3xf32>) outs(%[[ET]] : tensor<3x2xf32>) permutation = [1, 0]
+// CHECK-NEXT:    %[[TWIN:.+]] = linalg.matmul ins(%[[FQX]], %[[FQWT]] : tensor<4x3xf32>, tensor<3x2xf32>)
+// CHECK:         return %[[Y]],
+func.func @transposed(%x: tensor<4x3xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[[1.0, 0.3, 0.0], [-0.5, 0.26, 0.1]]> : tensor<2x3xf32>
+  %et = tensor.empty() : tensor<3x2xf32>
+  %wt = linalg.transpose ins(%w : tensor<2x3xf32>) outs(%et : tensor<3x2xf32>) permutation = [1, 0]
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<4x2xf32>) -> tensor<4x2xf32>
+  %y = linalg.matmul {quantune.layer = 2 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.25>}
+    ins(%x, %wt : tensor<4x3xf32>, tensor<3x2xf32>) outs(%init : tensor<4x2xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+// Skipped: a layer without act_qparams and a layer whose weight is not a
+// constant. Only the third layer (id 5) is instrumented.
+// CHECK-LABEL: func.func @skipped(
+// CHECK-SAME:      -> (tensor<2x2xf32>, tensor<f32>, tensor<f32>, tensor<i32>)
+// CHECK-SAME:      attributes {quantune.probe_outputs = ["5:sum_y2", "5:sum_err2", "5:count"]}
+// CHECK-COUNT-3: linalg.matmul {
+// CHECK-NOT:     linalg.matmul {
+// CHECK:         linalg.matmul ins(
+// CHECK-NOT:     linalg.matmul
+// CHECK:         return
+func.func @skipped(%x: tensor<2x2xf32>, %wa: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
+  %0 = linalg.matmul {quantune.layer = 3 : i64}
+    ins(%x, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  %1 = linalg.matmul {quantune.layer = 4 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%0, %wa : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  %2 = linalg.matmul {quantune.layer = 5 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%1, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %2 : tensor<2x2xf32>
+}
+
+// -----
+
+// No layer qualifies: the function is unchanged.
+// CHECK-LABEL: func.func @nothing(
+// CHECK-SAME:      -> tensor<2x2xf32> {
+// CHECK-NOT:     quantune.probe_outputs
+// CHECK-NOT:     linalg.generic
+// CHECK:         return
+func.func @nothing(%x: tensor<2x2xf32>, %w: tensor<2x2xf32>, %init: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%x, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+//--- bad-bits.mlir
+
+// expected-error @below {{quantune-instrument: bits must be between 2 and 16, got 1}}
+module {
+}
+
+//--- invalid.mlir
+
+func.func @per_channel(%x: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
+  // expected-error @below {{layer 0: 'quantune.act_qparams' must be a per-tensor #quantune.qparams, got #quantune.qparams<si8, axis = 1, scales = [5.000000e-01, 2.500000e-01]>}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = #quantune.qparams<si8, axis = 1, scales = [0.5, 0.25]>}
+    ins(%x, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @not_qparams(%x: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
+  // expected-error @below {{layer 0: 'quantune.act_qparams' must be a per-tensor #quantune.qparams, got 5.000000e-01 : f32}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = 0.5 : f32}
+    ins(%x, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @non_finite(%x: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<[[1.0, 0x7FC00000], [3.0, 0x7F800000]]> : tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
+  // expected-error @below {{layer 0 has 2 NaN or infinite weight value(s)}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%x, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
