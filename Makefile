@@ -7,7 +7,7 @@ LIT   ?= /usr/lib/llvm-22/bin/lit
 CLANG_FORMAT ?= /usr/lib/llvm-22/bin/clang-format
 PY    := $(VENV)/bin/python
 
-.PHONY: all setup build demo test lit pytest format clean help
+.PHONY: all setup build demo test lit pytest bench format clean help
 
 all: setup
 
@@ -17,6 +17,7 @@ help:
 	@echo "make setup   Debian packages, venv, pip install, C++ build (idempotent)"
 	@echo "make lit     only the lit + FileCheck tests (after setup)"
 	@echo "make pytest  only the Python tests (after setup)"
+	@echo "make bench   set up (with torch and Fashion-MNIST), run the benchmarks, regenerate docs/results.md"
 	@echo "make format  clang-format the C++ sources (apt-get install clang-format-22)"
 
 setup:
@@ -36,6 +37,13 @@ pytest:
 test: setup
 	$(MAKE) --no-print-directory lit
 	$(MAKE) --no-print-directory pytest
+
+bench:
+	@QUANTUNE_BENCH=1 bash scripts/setup.sh
+	mkdir -p bench/out
+	$(PY) bench/bench_analysis.py --out bench/out/analysis.json
+	$(PY) bench/bench_rank.py --out bench/out/rank.json
+	$(PY) bench/report.py bench/out > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
 
 format:
 	find dialect tools -name '*.cpp' -o -name '*.h' | xargs $(CLANG_FORMAT) -i

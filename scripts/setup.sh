@@ -21,6 +21,10 @@ APT_PACKAGES=(
   cmake ninja-build g++ python3
   mesa-vulkan-drivers libvulkan1
 )
+# `make bench` also needs the Fashion-MNIST images.
+if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then
+  APT_PACKAGES+=(dataset-fashion-mnist)
+fi
 # A python3 without the venv module (Debian's own) needs python3-venv.
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   APT_PACKAGES+=(python3-venv)
@@ -47,10 +51,12 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   log "creating venv $VENV"
   python3 -m venv "$VENV"
 fi
-pip_key=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+EXTRAS=test
+if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then EXTRAS=test,bench; fi
+pip_key=$( (cat pyproject.toml constraints.txt; echo "$EXTRAS") | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$STAMPS/pip" 2>/dev/null)" != "$pip_key" || ! -x "$VENV/bin/quantune" ]]; then
-  log "installing the Python package and test extras"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+  log "installing the Python package with extras [$EXTRAS]"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$EXTRAS]"
   echo "$pip_key" >"$STAMPS/pip"
 else
   log "Python packages: up to date"
