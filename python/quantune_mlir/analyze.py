@@ -79,6 +79,14 @@ def _sqnr_db(signal: float, error: float) -> float:
     return min(MAX_SQNR_DB, 10.0 * math.log10(signal / error))
 
 
+def _describe_source(source: Any) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, np.ndarray):
+        return f"<numpy array {'x'.join(map(str, source.shape))}>"
+    return "<python iterable>"
+
+
 def _single_input(model: onnx.ModelProto) -> tuple[str, tuple[int, ...], np.dtype]:
     inputs = graph_inputs(model)
     if len(inputs) != 1:
@@ -266,7 +274,7 @@ def analyze(
         budget=options.budget,
         ratio=list(ratio),
         calibration={
-            "source": str(calib_source) if not isinstance(calib_source, (list, tuple)) else "<python iterable>",
+            "source": _describe_source(calib_source),
             "samples": len(calib),
             "method": options.calib_method,
             **({"percentile": options.percentile} if options.calib_method == "percentile" else {}),

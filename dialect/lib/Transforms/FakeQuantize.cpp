@@ -48,12 +48,8 @@ struct FakeQuantizePass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (bits < 2 || bits > 16) {
-      module.emitError() << "quantune-fake-quantize: bits must be between 2 "
-                            "and 16, got "
-                         << static_cast<unsigned>(bits);
+    if (failed(checkWeightBits(module, "quantune-fake-quantize", bits)))
       return signalPassFailure();
-    }
     bool failedAny = false;
     for (func::FuncOp func :
          llvm::to_vector(module.getBodyRegion().getOps<func::FuncOp>()))

@@ -207,12 +207,9 @@ struct InstrumentPass
                          << kMaxBins << ", got " << static_cast<unsigned>(bins);
       return signalPassFailure();
     }
-    if (*parsedMode == InstrumentMode::LocalError && (bits < 2 || bits > 16)) {
-      module.emitError() << "quantune-instrument: bits must be between 2 and "
-                            "16, got "
-                         << static_cast<unsigned>(bits);
+    if (*parsedMode == InstrumentMode::LocalError &&
+        failed(checkWeightBits(module, "quantune-instrument", bits)))
       return signalPassFailure();
-    }
 
     bool failedAny = false;
     for (func::FuncOp func :

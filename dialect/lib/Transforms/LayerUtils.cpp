@@ -223,6 +223,14 @@ mlir::quantune::quantizeWeights(ArrayRef<float> values, ArrayRef<int64_t> shape,
   return result;
 }
 
+LogicalResult mlir::quantune::checkWeightBits(Operation *op, StringRef pass,
+                                             unsigned bits) {
+  if (bits >= 2 && bits <= 16)
+    return success();
+  return op->emitError() << pass << ": bits must be between 2 and 16, got "
+                         << bits;
+}
+
 double mlir::quantune::sqnrDb(double signalEnergy, double errorEnergy) {
   // Exact quantization (including all-zero weights) has no noise.
   if (errorEnergy <= 0.0)

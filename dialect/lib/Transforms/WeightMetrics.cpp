@@ -39,12 +39,9 @@ struct WeightMetricsPass
   using QuantuneWeightMetricsBase::QuantuneWeightMetricsBase;
 
   void runOnOperation() override {
-    if (bits < 2 || bits > 16) {
-      getOperation()->emitError("quantune-weight-metrics: bits must be "
-                                "between 2 and 16, got ")
-          << static_cast<unsigned>(bits);
+    if (failed(checkWeightBits(getOperation(), "quantune-weight-metrics",
+                               bits)))
       return signalPassFailure();
-    }
     MLIRContext *ctx = &getContext();
     bool failedAny = false;
     for (linalg::LinalgOp layer : collectLayers(getOperation())) {

@@ -70,6 +70,9 @@ WeightQuantization quantizeWeights(ArrayRef<float> values,
                                    ArrayRef<int64_t> channelAxes,
                                    unsigned bits);
 
+/// Checks a pass's weight bit-width option (2 to 16), reporting at `op`.
+LogicalResult checkWeightBits(Operation *op, StringRef pass, unsigned bits);
+
 /// SQNR in dB from signal and error energy, capped at kMaxSqnrDb.
 double sqnrDb(double signalEnergy, double errorEnergy);
 inline constexpr double kMaxSqnrDb = 200.0;
