@@ -224,7 +224,7 @@ mlir::quantune::quantizeWeights(ArrayRef<float> values, ArrayRef<int64_t> shape,
 }
 
 LogicalResult mlir::quantune::checkWeightBits(Operation *op, StringRef pass,
-                                             unsigned bits) {
+                                              unsigned bits) {
   if (bits >= 2 && bits <= 16)
     return success();
   return op->emitError() << pass << ": bits must be between 2 and 16, got "

@@ -39,8 +39,8 @@ struct WeightMetricsPass
   using QuantuneWeightMetricsBase::QuantuneWeightMetricsBase;
 
   void runOnOperation() override {
-    if (failed(checkWeightBits(getOperation(), "quantune-weight-metrics",
-                               bits)))
+    if (failed(
+            checkWeightBits(getOperation(), "quantune-weight-metrics", bits)))
       return signalPassFailure();
     MLIRContext *ctx = &getContext();
     bool failedAny = false;
