@@ -114,11 +114,15 @@ class _Annotations:
         return f"--quantune-annotate=file={path}"
 
 
+def _compile(text: str, options: AnalysisOptions, phases: _Phases, name: str) -> ModuleRunner:
+    with phases(name, "  compiling"):
+        return ModuleRunner(compile_mlir(text, parse_target("host")), options.device)
+
+
 def _range_pass(
-    instrumented: str, calib: CalibrationSet, options: AnalysisOptions, layers: list[Layer], what: str
+    runner: ModuleRunner, instrumented: str, calib: CalibrationSet, layers: list[Layer], what: str
 ) -> tuple[dict[int, RangeObserver], list[list[np.ndarray]]]:
     """Inference 1: activation statistics per layer and the fp32 outputs."""
-    runner = ModuleRunner(compile_mlir(instrumented, parse_target("host")), options.device)
     meta = probe_outputs(instrumented)
     observers = {layer.id: RangeObserver(name=layer.name) for layer in layers}
     outputs: list[list[np.ndarray]] = []
@@ -146,9 +150,8 @@ def _activation_qparams(observers: Mapping[int, RangeObserver], options: Analysi
     return out
 
 
-def _local_error_pass(instrumented: str, calib: CalibrationSet, options: AnalysisOptions) -> dict[int, dict[str, float]]:
+def _local_error_pass(runner: ModuleRunner, instrumented: str, calib: CalibrationSet) -> dict[int, dict[str, float]]:
     """Inference 2: each layer's local activation SQNR and relative MSE."""
-    runner = ModuleRunner(compile_mlir(instrumented, parse_target("host")), options.device)
     meta = probe_outputs(instrumented)
     sums: dict[int, dict[str, float]] = {}
     for x in track(calib, len(calib), "inference 2 (local error)"):
@@ -168,11 +171,9 @@ def _local_error_pass(instrumented: str, calib: CalibrationSet, options: Analysi
 
 
 def _sweep_pass(
-    switchable: str, calib: CalibrationSet, options: AnalysisOptions, candidates: list[Layer],
-    reference: list[list[np.ndarray]],
+    runner: ModuleRunner, calib: CalibrationSet, candidates: list[Layer], reference: list[list[np.ndarray]],
 ) -> dict[int, dict[str, float]]:
     """One pass per layer with only that layer fake-quantized."""
-    runner = ModuleRunner(compile_mlir(switchable, parse_target("host")), options.device)
     signal = sum(float(np.sum(np.square(o, dtype=np.float64))) for outs in reference for o in outs)
     metrics = {}
     for index, layer in enumerate(candidates):
@@ -215,18 +216,22 @@ def analyze(
 
     with tempfile.TemporaryDirectory(prefix="quantune-") as tmp:
         notes = _Annotations(tmp)
-        with phases("inference_1", f"inference 1: activation ranges over {len(calib)} inputs"):
-            ranges = run_quantune_opt(labelled, [f"--quantune-instrument=mode=ranges bins={options.bins}"])
-            observers, reference = _range_pass(ranges, calib, options, candidates, "inference 1 (ranges)")
+        report(f"inference 1: activation ranges over {len(calib)} inputs")
+        ranges = run_quantune_opt(labelled, [f"--quantune-instrument=mode=ranges bins={options.bins}"])
+        runner = _compile(ranges, options, phases, "compile_1")
+        with phases("inference_1", "  running"):
+            observers, reference = _range_pass(runner, ranges, calib, candidates, "inference 1 (ranges)")
             qparams = _activation_qparams(observers, options)
         with_qparams = run_quantune_opt(labelled, [notes.pass_flag([
             {"id": lid, "act_qparams": {"storage": "si8", "scale": s, "zero_point": z}}
             for lid, (s, z) in sorted(qparams.items())
         ])])
         if options.method == "quantunev2":
-            with phases("inference_2", f"inference 2: local int8 error over {len(calib)} inputs"):
-                instrumented = run_quantune_opt(with_qparams, ["--quantune-instrument=mode=local-error"])
-                act_metrics = _local_error_pass(instrumented, calib, options)
+            report(f"inference 2: local int8 error over {len(calib)} inputs")
+            instrumented = run_quantune_opt(with_qparams, ["--quantune-instrument=mode=local-error"])
+            runner = _compile(instrumented, options, phases, "compile_2")
+            with phases("inference_2", "  running"):
+                act_metrics = _local_error_pass(runner, instrumented, calib)
             ratio = options.ratio
             passes = 2
             meaning = {
@@ -234,9 +239,11 @@ def analyze(
                 "act_mse": "local relative MSE of the layer output, same setting",
             }
         else:
-            with phases("sweep", f"sweep: {len(candidates)} layers x {len(calib)} inputs"):
-                switchable = run_quantune_opt(with_qparams, ["--quantune-fake-quantize=switchable=true"])
-                act_metrics = _sweep_pass(switchable, calib, options, candidates, reference)
+            report(f"sweep: {len(candidates)} layers x {len(calib)} inputs")
+            switchable = run_quantune_opt(with_qparams, ["--quantune-fake-quantize=switchable=true"])
+            runner = _compile(switchable, options, phases, "compile_sweep")
+            with phases("sweep", "  running"):
+                act_metrics = _sweep_pass(runner, calib, candidates, reference)
             # The sweep ranks by model-output degradation only.
             ratio = (0.0, 1.0, 0.0, 1.0)
             passes = 1 + len(candidates)
