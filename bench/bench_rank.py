@@ -67,6 +67,12 @@ def main() -> int:
         [result["runs"]["quantunev2"]["sensitivity"][n] for n in names],
         [result["runs"]["sweep"]["sensitivity"][n] for n in names],
     )
+    # Activation SQNR alone: the local one (quantunev2) against the
+    # output-level one (sweep); lower SQNR means more sensitive in both.
+    result["spearman_act_sqnr"] = spearman(
+        [result["runs"]["quantunev2"]["act_sqnr"][n] for n in names],
+        [result["runs"]["sweep"]["act_sqnr"][n] for n in names],
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -55,6 +55,37 @@ def main() -> int:
         for run in c["runs"]:
             phases = ", ".join(f"{k} {v:.1f}" for k, v in run["phases_seconds"].items())
             lines.append(f"- {c['model']} {run['method']}: {phases}")
+    lines += [
+        "",
+        "### Why the 10x / 20x targets are not reached",
+        "",
+        "The targets assume the two methods' passes cost the same. They do not, and the sweep here is the",
+        "efficient variant (one compiled module, the layer chosen by a runtime selector), not a",
+        "recompile per layer. In units of one sweep pass over the calibration set (measured above):",
+        "",
+        "| model | n layers | inference 1 | inference 2 | compile, quantunev2 | compile, sweep | bound without compile, (n+1) / (inf1 + inf2) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in analysis["comparison"]:
+        q, s = (r["phases_seconds"] for r in c["runs"])
+        n = c["layers"]
+        unit = s["sweep"] / n if "sweep" in s else None
+        if not unit or "compile_1" not in q:
+            continue
+        i1, i2 = q["inference_1"] / unit, q["inference_2"] / unit
+        lines.append(
+            f"| {c['model']} | {n} | {i1:.2f} | {i2:.2f} | {q['compile_1'] + q['compile_2']:.1f} s | "
+            f"{s['compile_sweep']:.1f} s | {(n + 1) / (i1 + i2):.1f}x |"
+        )
+    lines += [
+        "",
+        "Inference 2 computes every layer twice (the fp32 layer and its int8 twin), so it costs about two",
+        "passes, and inference 1 adds the in-graph histograms. With n + 1 = 22 passes for ResNet18, even",
+        "free compilation would bound the ratio near 22 / 3 = 7x; at this input size compilation",
+        "(two instrumented modules for quantunev2, one for the sweep) is a large share of quantunev2's",
+        "time. A sweep that recompiles per layer, as NEST-C's scripts do, would add n compilations to",
+        "the baseline; that variant is not measured here.",
+    ]
     if analysis["scaling"]:
         rows = analysis["scaling"]
         slope = _slope([r["parameters"] for r in rows], [r["wall_seconds"] for r in rows])
@@ -66,13 +97,14 @@ def main() -> int:
             "",
             f"Same command; ResNet18 at four widths, {analysis.get('scaling_calibration_inputs', 64)} calibration inputs.",
             "",
-            "| model | parameters | total (s) | weight metrics (s) | inference 1 (s) | inference 2 (s) |",
+            "| model | parameters | total (s) | weight metrics (s) | compile (s) | inference 1 + 2 (s) |",
             "|---|---|---|---|---|---|",
         ]
         for r in rows:
             p = r["phases_seconds"]
+            compile_s = p.get("compile_1", 0.0) + p.get("compile_2", 0.0)
             lines.append(f"| {r['model']} | {r['parameters']:,} | {r['wall_seconds']:.1f} | {p['weight_metrics']:.2f} | "
-                         f"{p['inference_1']:.1f} | {p['inference_2']:.1f} |")
+                         f"{compile_s:.1f} | {p['inference_1'] + p['inference_2']:.1f} |")
         lines += [
             "",
             f"Log-log slope of total time against parameters: {slope:.2f}; of the weight-metrics phase: {wm_slope:.2f} "
@@ -89,14 +121,25 @@ def main() -> int:
             f"bench/train_small_cnn.py trained on Fashion-MNIST (seed 0, test accuracy "
             f"{rank.get('accuracy', 'see log')}), {rank['calibration_inputs']} test images as calibration data.",
             "",
-            "| layer | quantunev2 sensitivity | sweep sensitivity |",
-            "|---|---|---|",
+            "| layer | quantunev2 sensitivity | sweep sensitivity | local act SQNR (dB) | output SQNR, sweep (dB) |",
+            "|---|---|---|---|---|",
         ]
+        qv, sw = rank["runs"]["quantunev2"], rank["runs"]["sweep"]
         for n in names:
-            lines.append(f"| {n} | {rank['runs']['quantunev2']['sensitivity'][n]:.3f} | {rank['runs']['sweep']['sensitivity'][n]:.3f} |")
+            lines.append(f"| {n} | {qv['sensitivity'][n]:.3f} | {sw['sensitivity'][n]:.3f} | "
+                         f"{qv['act_sqnr'][n]:.1f} | {sw['act_sqnr'][n]:.1f} |")
         q, s = rank["runs"]["quantunev2"]["wall_seconds"], rank["runs"]["sweep"]["wall_seconds"]
-        lines += ["", f"Spearman rank correlation: **{rank['spearman']:.3f}**. Wall time: quantunev2 {q:.1f} s, "
-                  f"sweep {s:.1f} s ({s / q:.2f}x)."]
+        lines += [
+            "",
+            f"Spearman rank correlation of the sensitivity lists (default ratio 1,1,1,1 for quantunev2): "
+            f"**{rank['spearman']:.3f}**; of activation SQNR alone (local for quantunev2, model output for the "
+            f"sweep): **{rank.get('spearman_act_sqnr', float('nan')):.3f}**. Wall time: quantunev2 {q:.1f} s, "
+            f"sweep {s:.1f} s ({s / q:.2f}x).",
+            "",
+            "The local metrics do not see how an error propagates: the first convolution is the most",
+            "sensitive layer for the model output in the sweep, but its local error is ordinary. The weight",
+            "terms of the default ratio further pull the ranking away from the output-level one.",
+        ]
     print("\n".join(lines))
     return 0
 
