@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from quantune_mlir.analyze import AnalysisOptions, analyze
 from quantune_mlir.compiler import compile_mlir
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_bytes, write_text
@@ -17,10 +18,12 @@ from quantune_mlir.layers import list_layers
 from quantune_mlir.models import MODELS
 from quantune_mlir.onnx_model import load_onnx
 from quantune_mlir.opt import run_quantune_opt
+from quantune_mlir.plan import format_table
 from quantune_mlir.runtime import run_module
 from quantune_mlir.targets import parse_target
 
 RTOL = 1e-4
+CALIB_SAMPLES = 32
 
 
 def _step(index: int, total: int, message: str) -> None:
@@ -46,7 +49,8 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
 
 
 def run_demo(workdir: Path, target_spec: str = "host", model_name: str = "residual_cnn") -> int:
-    """Builds ``model_name``, imports, labels, strips, compiles and runs it.
+    """Builds ``model_name``, imports, labels, strips, compiles and runs it,
+    then analyses it with QuantuneV2 and writes a plan.
 
     Returns 0 when every output matches onnxruntime within ``RTOL``.
     """
@@ -54,7 +58,7 @@ def run_demo(workdir: Path, target_spec: str = "host", model_name: str = "residu
     if target.device is None:
         raise QuantuneError(f"the demo runs what it compiles; target '{target_spec}' cannot run on this machine")
     workdir.mkdir(parents=True, exist_ok=True)
-    total = 6
+    total = 7
 
     _step(1, total, f"building the bundled model '{model_name}' and a seeded input")
     model_path = workdir / "model.onnx"
@@ -98,5 +102,16 @@ def run_demo(workdir: Path, target_spec: str = "host", model_name: str = "residu
               f"{'OK' if good else 'MISMATCH'} (tolerance {RTOL:g})")
     print(f"{len(layers)} layers labelled; module {vmfb_path} ({vmfb_path.stat().st_size} bytes); "
           f"first IREE run {iree_ms:.1f} ms")
-    print("demo passed" if ok else "demo FAILED: IREE and onnxruntime disagree")
-    return 0 if ok else 1
+    if not ok:
+        print("demo FAILED: IREE and onnxruntime disagree")
+        return 1
+
+    _step(7, total, f"QuantuneV2 analysis with {CALIB_SAMPLES} seeded calibration inputs (quantune analyze)")
+    calib = np.random.default_rng(99).standard_normal((CALIB_SAMPLES, *shape[1:])).astype(np.float32)
+    np.save(workdir / "calib.npy", calib)
+    plan = analyze(model_path, calib, AnalysisOptions(budget="fp32-count=1"))
+    plan.save(workdir / "plan.json")
+    print(format_table(plan))
+    print(f"plan written to {workdir / 'plan.json'}")
+    print("demo passed")
+    return 0
