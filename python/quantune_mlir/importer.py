@@ -64,6 +64,14 @@ def _unsupported_ops(module: ir.Module) -> list[str]:
     return [f"{op} (node {', '.join(repr(n) for n in sorted(nodes))})" for op, nodes in sorted(found.items())]
 
 
+def _run_pipeline(module: ir.Module, pipeline: str, failure: str, node_types: dict[str, str]) -> None:
+    """Runs an IREE pass pipeline in-process; a failure names the ONNX node."""
+    try:
+        passmanager.PassManager.parse(pipeline).run(module.operation)
+    except ir.MLIRError as exc:
+        raise QuantuneError(f"{failure} at {_diagnostic_line(exc, node_types)}") from None
+
+
 def import_onnx(model: onnx.ModelProto) -> str:
     """Imports a loaded, shape-inferred ONNX model and lowers it to linalg.
 
@@ -82,21 +90,11 @@ def import_onnx(model: onnx.ModelProto) -> str:
         raise QuantuneError(f"ONNX import failed: {_diagnostic_line(exc)}") from None
 
     with context:
-        try:
-            passmanager.PassManager.parse(_ONNX_TO_TORCH).run(module.operation)
-        except ir.MLIRError as exc:
-            raise QuantuneError(
-                f"ONNX to torch conversion failed at {_diagnostic_line(exc, node_types)}"
-            ) from None
+        _run_pipeline(module, _ONNX_TO_TORCH, "ONNX to torch conversion failed", node_types)
         unsupported = _unsupported_ops(module)
         if unsupported:
             raise QuantuneError(f"unsupported ONNX op(s): {'; '.join(unsupported)}")
-        try:
-            passmanager.PassManager.parse(_TORCH_TO_LINALG).run(module.operation)
-        except ir.MLIRError as exc:
-            raise QuantuneError(
-                f"unsupported model: lowering to linalg failed at {_diagnostic_line(exc, node_types)}"
-            ) from None
+        _run_pipeline(module, _TORCH_TO_LINALG, "unsupported model: lowering to linalg failed", node_types)
 
     text = module.operation.get_asm(print_generic_op_form=True, enable_debug_info=True)
     if "!torch." in text or '"torch.' in text:
