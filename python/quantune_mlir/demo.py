@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from quantune_mlir.analyze import AnalysisOptions, analyze
 from quantune_mlir.compiler import compile_mlir
