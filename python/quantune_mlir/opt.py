@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -17,7 +18,9 @@ def find_quantune_opt() -> Path:
     """Locates quantune-opt.
 
     Order: ``$QUANTUNE_OPT``; the CMake build directory of this checkout
-    (``build/bin``, used by the editable install); ``quantune-opt`` on PATH.
+    (``build/bin``, used by the editable install); the ``bin`` directory of
+    the running Python's prefix (``cmake --install build --prefix .venv``);
+    ``quantune-opt`` on PATH.
     """
     env = os.environ.get("QUANTUNE_OPT")
     if env:
@@ -25,9 +28,9 @@ def find_quantune_opt() -> Path:
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise QuantuneError(f"QUANTUNE_OPT='{env}' is not an executable file")
         return path
-    built = _REPO_ROOT / "build" / "bin" / "quantune-opt"
-    if built.is_file() and os.access(built, os.X_OK):
-        return built
+    for candidate in (_REPO_ROOT / "build" / "bin" / "quantune-opt", Path(sys.prefix) / "bin" / "quantune-opt"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
     on_path = shutil.which("quantune-opt")
     if on_path:
         return Path(on_path)

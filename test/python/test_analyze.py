@@ -233,3 +233,32 @@ def test_cli_bad_ratio(setup: dict, tmp_path: Path, capsys, ratio: str) -> None:
                  "-o", str(tmp_path / "p.json"), f"--ratio={ratio}"])
     assert code == 2
     assert "bad --ratio" in capsys.readouterr().err
+
+
+def test_layer_without_constant_weight_stays_fp32(tmp_path: Path, capsys) -> None:
+    """x @ x^T has no constant weight: reported, kept f32, left out of the budget."""
+    rng = np.random.default_rng(3)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Transpose", ["x"], ["xt"], name="transpose", perm=[1, 0]),
+            helper.make_node("MatMul", ["x", "xt"], ["gram"], name="gram"),
+            helper.make_node("Gemm", ["gram", "w", "b"], ["y"], name="head", transB=1),
+        ],
+        "gram", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 2])],
+        [numpy_helper.from_array(rng.standard_normal((2, 4)).astype(np.float32), "w"),
+         numpy_helper.from_array(np.zeros(2, np.float32), "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "gram.onnx")
+    np.save(tmp_path / "calib.npy", rng.standard_normal((6, 4, 8)).astype(np.float32))
+    code = main(["analyze", str(tmp_path / "gram.onnx"), "--calib", str(tmp_path / "calib.npy"),
+                 "-o", str(tmp_path / "plan.json"), "--budget", "fp32-count=0"])
+    out = capsys.readouterr().out
+    assert code == 0
+    gram, head = load_plan(tmp_path / "plan.json").layers
+    assert (gram.name, gram.precision) == ("gram", "f32")
+    assert "not a constant" in gram.reason and gram.sensitivity is None
+    assert (head.name, head.precision, head.reason) == ("head", "i8", None)
+    assert "* layer 0 stays f32: weight is not a constant" in out
