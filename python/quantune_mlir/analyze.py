@@ -79,6 +79,11 @@ def _sqnr_db(signal: float, error: float) -> float:
     return min(MAX_SQNR_DB, 10.0 * math.log10(signal / error))
 
 
+def _histogram_bins(options: AnalysisOptions) -> int:
+    """Min-max calibration needs no histogram: 0 leaves it out of inference 1."""
+    return 0 if options.calib_method == "minmax" else options.bins
+
+
 def _describe_source(source: Any) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)
@@ -135,7 +140,7 @@ def _range_pass(
             stats.setdefault(layer_id, {})[stat] = value
         for layer_id, s in stats.items():
             if layer_id in observers:  # layers forced to f32 need no range
-                observers[layer_id].update(float(s["min"]), float(s["max"]), s["hist"])
+                observers[layer_id].update(float(s["min"]), float(s["max"]), s.get("hist"))
     return observers, outputs
 
 
@@ -217,7 +222,7 @@ def analyze(
     with tempfile.TemporaryDirectory(prefix="quantune-") as tmp:
         notes = _Annotations(tmp)
         report(f"inference 1: activation ranges over {len(calib)} inputs")
-        ranges = run_quantune_opt(labelled, [f"--quantune-instrument=mode=ranges bins={options.bins}"])
+        ranges = run_quantune_opt(labelled, [f"--quantune-instrument=mode=ranges bins={_histogram_bins(options)}"])
         runner = _compile(ranges, options, phases, "compile_1")
         with phases("inference_1", "  running"):
             observers, reference = _range_pass(runner, ranges, calib, candidates, "inference 1 (ranges)")
@@ -285,7 +290,7 @@ def analyze(
             "samples": len(calib),
             "method": options.calib_method,
             **({"percentile": options.percentile} if options.calib_method == "percentile" else {}),
-            "histogram_bins": options.bins,
+            "histogram_bins": _histogram_bins(options),
         },
         inferences={"passes": passes, "model_runs": passes * len(calib)},
         phases_seconds=phases.seconds,

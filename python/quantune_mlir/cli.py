@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
                    help="activation range calibration; default: minmax")
     p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile; default: 99.99")
-    p.add_argument("--bins", type=int, default=128, help="histogram bins per sample in inference 1; default: 128")
+    p.add_argument("--bins", type=int, default=128, help="histogram bins per sample in inference 1 (percentile and mse); default: 128")
     p.add_argument("--image-spec", help="preprocessing for an image folder, e.g. "
                    "size=256,crop=224,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,layout=nchw,channels=rgb")
     p.add_argument("--limit", type=int, help="use only the first N calibration inputs")

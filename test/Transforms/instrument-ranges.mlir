@@ -3,7 +3,8 @@
 // The default mode is ranges.
 // RUN: quantune-opt %t/ranges.mlir --split-input-file --quantune-instrument="bins=4" | FileCheck %s
 // RUN: quantune-opt %t/bad-mode.mlir --verify-diagnostics --quantune-instrument="mode=histogram"
-// RUN: quantune-opt %t/zero-bins.mlir --verify-diagnostics --quantune-instrument="mode=ranges bins=0"
+// RUN: quantune-opt %t/zero-bins.mlir --quantune-instrument="mode=ranges bins=0" | FileCheck %t/zero-bins.mlir --check-prefix=ZERO
+// RUN: quantune-opt %t/zero-bins.mlir --verify-diagnostics --quantune-instrument="mode=ranges bins=16777217"
 // RUN: quantune-opt %t/invalid.mlir --split-input-file --verify-diagnostics --quantune-instrument="mode=ranges bins=4"
 
 //--- ranges.mlir
@@ -131,7 +132,12 @@ module {
 
 //--- zero-bins.mlir
 
-// expected-error @below {{quantune-instrument: bins must be between 1 and 16777216, got 0}}
+// bins=0: only min and max per layer, no histogram.
+// ZERO-LABEL: func.func @f
+// ZERO-SAME: -> (tensor<2x2xf32>, tensor<f32>, tensor<f32>)
+// ZERO-SAME: quantune.probe_outputs = ["0:min", "0:max"]
+// ZERO-NOT: xi32>
+// expected-error @below {{quantune-instrument: bins must be between 0 and 16777216, got 16777217}}
 module {
   func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x2xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
     %0 = linalg.matmul {quantune.layer = 0 : i64} ins(%a, %b : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>

@@ -201,9 +201,8 @@ struct InstrumentPass
                          << "' (expected 'ranges' or 'local-error')";
       return signalPassFailure();
     }
-    if (*parsedMode == InstrumentMode::Ranges &&
-        (bins == 0 || bins > kMaxBins)) {
-      module.emitError() << "quantune-instrument: bins must be between 1 and "
+    if (*parsedMode == InstrumentMode::Ranges && bins > kMaxBins) {
+      module.emitError() << "quantune-instrument: bins must be between 0 and "
                          << kMaxBins << ", got " << static_cast<unsigned>(bins);
       return signalPassFailure();
     }
@@ -313,11 +312,13 @@ InstrumentPass::addRangeProbes(OpBuilder &b, linalg::LinalgOp layer,
       [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
         return arith::MaximumFOp::create(nb, nl, acc, elements[0]);
       });
-  Value hist = buildHistogram(b, loc, input, min, max, bins);
   std::string prefix = std::to_string(id) + ":";
   outputs.push_back({min, prefix + "min"});
   outputs.push_back({max, prefix + "max"});
-  outputs.push_back({hist, prefix + "hist"});
+  // bins=0: min and max are all that min-max calibration needs.
+  if (bins > 0)
+    outputs.push_back(
+        {buildHistogram(b, loc, input, min, max, bins), prefix + "hist"});
   return success();
 }
 

@@ -124,7 +124,8 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
 
     `mode=ranges` (inference 1): for the layer's input activation, `min`
     and `max` (`tensor<f32>`) and `hist` (`tensor<BINSxi32>`), a histogram
-    with `bins` equal bins spanning this sample's `[min, max]`.
+    with `bins` equal bins spanning this sample's `[min, max]`; `bins=0`
+    leaves the histogram out (min-max calibration needs none).
 
     `mode=local-error` (inference 2): every layer also computes its
     quantized twin on the same fp32 input, `y' = op(Q(x), Q(W))`, with the
@@ -145,7 +146,7 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
     Option<"mode", "mode", "std::string", /*default=*/"\"ranges\"",
            "ranges or local-error">,
     Option<"bins", "bins", "unsigned", /*default=*/"128",
-           "Histogram bins per sample (mode=ranges)">,
+           "Histogram bins per sample, 0 for none (mode=ranges)">,
     Option<"bits", "bits", "unsigned", /*default=*/"8",
            "Weight bit width of the quantized twin (mode=local-error)">
   ];
