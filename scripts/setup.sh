@@ -53,11 +53,14 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 EXTRAS=test
 if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then EXTRAS=test,bench; fi
-pip_key=$( (cat pyproject.toml constraints.txt; echo "$EXTRAS") | sha256sum | cut -d' ' -f1)
-if [[ "$(cat "$STAMPS/pip" 2>/dev/null)" != "$pip_key" || ! -x "$VENV/bin/quantune" ]]; then
+# One stamp per set of extras, so `make test` and `make bench` do not undo
+# each other's stamp.
+pip_key=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+pip_stamp="$STAMPS/pip-${EXTRAS/,/-}"
+if [[ "$(cat "$pip_stamp" 2>/dev/null)" != "$pip_key" || ! -x "$VENV/bin/quantune" ]]; then
   log "installing the Python package with extras [$EXTRAS]"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$EXTRAS]"
-  echo "$pip_key" >"$STAMPS/pip"
+  echo "$pip_key" >"$pip_stamp"
 else
   log "Python packages: up to date"
 fi
