@@ -40,6 +40,22 @@ static ParseResult parseKeyEq(AsmParser &parser, StringRef &key) {
   return success();
 }
 
+/// Parses one value, or a `[...]` list of them when `isList`, into `out`.
+template <typename T, typename ParseOne>
+static ParseResult parseOneOrList(AsmParser &parser, bool isList,
+                                  SmallVectorImpl<T> &out, ParseOne parseOne) {
+  auto one = [&]() -> ParseResult {
+    T value;
+    if (parseOne(value))
+      return failure();
+    out.push_back(value);
+    return success();
+  };
+  if (!isList)
+    return one();
+  return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, one);
+}
+
 static void printDouble(AsmPrinter &printer, double value) {
   printer.printFloat(llvm::APFloat(value));
 }
@@ -147,23 +163,11 @@ Attribute QParamsAttr::parse(AsmParser &parser, Type) {
         return {};
       }
       sawScale = true;
-      if (key == "scale") {
-        double value;
-        if (parser.parseFloat(value))
-          return {};
-        scales.push_back(value);
-      } else {
-        listForm = true;
-        if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square,
-                                           [&]() -> ParseResult {
-                                             double value;
-                                             if (parser.parseFloat(value))
-                                               return failure();
-                                             scales.push_back(value);
-                                             return success();
-                                           }))
-          return {};
-      }
+      listForm |= key == "scales";
+      if (parseOneOrList<double>(
+              parser, key == "scales", scales,
+              [&](double &v) { return parser.parseFloat(v); }))
+        return {};
     } else if (key == "zero_point" || key == "zero_points") {
       if (sawZeroPoint) {
         parser.emitError(keyLoc,
@@ -171,23 +175,11 @@ Attribute QParamsAttr::parse(AsmParser &parser, Type) {
         return {};
       }
       sawZeroPoint = true;
-      if (key == "zero_point") {
-        int64_t value;
-        if (parser.parseInteger(value))
-          return {};
-        zeroPoints.push_back(value);
-      } else {
-        listForm = true;
-        if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square,
-                                           [&]() -> ParseResult {
-                                             int64_t value;
-                                             if (parser.parseInteger(value))
-                                               return failure();
-                                             zeroPoints.push_back(value);
-                                             return success();
-                                           }))
-          return {};
-      }
+      listForm |= key == "zero_points";
+      if (parseOneOrList<int64_t>(
+              parser, key == "zero_points", zeroPoints,
+              [&](int64_t &v) { return parser.parseInteger(v); }))
+        return {};
     } else {
       parser.emitError(keyLoc, "unknown qparams field '")
           << key << "' (expected axis, scale(s) or zero_point(s))";
