@@ -26,21 +26,6 @@ namespace quantune {
 using namespace mlir;
 using namespace mlir::quantune;
 
-/// True when `layer` is assigned `#quantune.precision<i8>`.
-static bool isInt8Layer(linalg::LinalgOp layer) {
-  auto precision =
-      layer->getAttrOfType<PrecisionAttr>(QuantuneDialect::kPrecisionAttrName);
-  return precision && precision.getElementType().isInteger(8);
-}
-
-/// The layer's `quantune.name`, or an empty string.
-static StringRef getLayerName(linalg::LinalgOp layer) {
-  if (auto name =
-          layer->getAttrOfType<StringAttr>(QuantuneDialect::kNameAttrName))
-    return name.getValue();
-  return {};
-}
-
 namespace {
 struct FakeQuantizePass
     : public quantune::impl::QuantuneFakeQuantizeBase<FakeQuantizePass> {

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "quantune/Transforms/LayerUtils.h"
+#include "quantune/IR/QuantuneAttrs.h"
 #include "quantune/IR/QuantuneDialect.h"
 
 #include "mlir/IR/AffineExpr.h"
@@ -34,6 +35,19 @@ SmallVector<linalg::LinalgOp> mlir::quantune::collectLayers(Operation *root) {
   return layers;
 }
 
+bool mlir::quantune::isInt8Layer(Operation *layer) {
+  auto precision =
+      layer->getAttrOfType<PrecisionAttr>(QuantuneDialect::kPrecisionAttrName);
+  return precision && precision.getElementType().isInteger(8);
+}
+
+StringRef mlir::quantune::getLayerName(Operation *layer) {
+  if (auto name =
+          layer->getAttrOfType<StringAttr>(QuantuneDialect::kNameAttrName))
+    return name.getValue();
+  return {};
+}
+
 OpOperand &mlir::quantune::getWeightOperand(linalg::LinalgOp layer) {
   return *layer.getDpsInputOperand(1);
 }
@@ -59,7 +73,8 @@ static SmallVector<int64_t> outputChannelAxes(linalg::LinalgOp layer) {
 
 /// If `op` only permutes the dimensions of its single input, returns the
 /// input dimension of each result dimension.
-static std::optional<SmallVector<int64_t>> getTransposePerm(Operation *op) {
+std::optional<SmallVector<int64_t>>
+mlir::quantune::getTransposePerm(Operation *op) {
   if (auto transpose = dyn_cast<linalg::TransposeOp>(op))
     return SmallVector<int64_t>(transpose.getPermutation());
   auto generic = dyn_cast<linalg::GenericOp>(op);
@@ -83,9 +98,9 @@ static std::optional<SmallVector<int64_t>> getTransposePerm(Operation *op) {
   return perm;
 }
 
-/// Reads an f32 or f64 dense or dense_resource constant.
-static LogicalResult readValues(Attribute attr, std::vector<float> &values,
-                                std::string &reason) {
+LogicalResult mlir::quantune::readFloatValues(Attribute attr,
+                                              std::vector<float> &values,
+                                              std::string &reason) {
   auto type = dyn_cast<ShapedType>(cast<TypedAttr>(attr).getType());
   Type elt = type.getElementType();
   if (!elt.isF32() && !elt.isF64()) {
@@ -166,7 +181,7 @@ mlir::quantune::findConstantWeight(linalg::LinalgOp layer,
   result.shape.assign(type.getShape().begin(), type.getShape().end());
   llvm::sort(axes);
   result.channelAxes = std::move(axes);
-  if (failed(readValues(result.constant.getValue(), result.values, reason)))
+  if (failed(readFloatValues(result.constant.getValue(), result.values, reason)))
     return failure();
   return result;
 }

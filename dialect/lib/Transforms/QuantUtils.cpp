@@ -197,3 +197,66 @@ void mlir::quantune::eraseDeadWeightChain(const ConstantWeight &weight) {
   if (constant->use_empty())
     constant->erase();
 }
+
+Operation *mlir::quantune::cloneWithNewTypes(
+    OpBuilder &b, Operation *op, ValueRange operands, TypeRange resultTypes,
+    TypeRange blockArgTypes,
+    function_ref<void(OpBuilder &, Location, Block &)> bodyBuilder) {
+  OperationState state(op->getLoc(), op->getName());
+  state.addOperands(operands);
+  state.addTypes(resultTypes);
+  state.propertiesAttr = op->getPropertiesAsAttribute();
+  state.addAttributes(llvm::to_vector(op->getDiscardableAttrs()));
+  for (unsigned i = 0, e = op->getNumRegions(); i < e; ++i) {
+    Region *region = state.addRegion();
+    auto *block = new Block();
+    region->push_back(block);
+    for (Type type : blockArgTypes)
+      block->addArgument(type, op->getLoc());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(block);
+    bodyBuilder(b, op->getLoc(), *block);
+  }
+  return b.create(state);
+}
+
+Value mlir::quantune::buildParallelGeneric(
+    OpBuilder &b, Location loc, Value shapeLike, Type elementType,
+    ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  int64_t rank = cast<RankedTensorType>(shapeLike.getType()).getRank();
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  Value init = createEmptyLike(b, loc, shapeLike, elementType);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, init, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        linalg::YieldOp::create(nb, nl, body(nb, nl, args.drop_back()));
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::quantune::buildF32Vector(OpBuilder &b, Location loc,
+                                     ArrayRef<double> values) {
+  SmallVector<float> narrow(values.begin(), values.end());
+  auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                    b.getF32Type());
+  return arith::ConstantOp::create(
+      b, loc, type, DenseElementsAttr::get(type, ArrayRef<float>(narrow)));
+}
+
+Value mlir::quantune::buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
+                                           int64_t zeroPoint, int64_t lo,
+                                           int64_t hi, IntegerType intType) {
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+  };
+  Value q = math::RoundEvenOp::create(b, loc, v);
+  if (zeroPoint != 0)
+    q = arith::AddFOp::create(b, loc, q, constant(zeroPoint));
+  q = arith::MaximumFOp::create(b, loc, q, constant(lo));
+  q = arith::MinimumFOp::create(b, loc, q, constant(hi));
+  return arith::FPToSIOp::create(b, loc, intType, q);
+}

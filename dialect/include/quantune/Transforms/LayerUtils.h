@@ -41,6 +41,22 @@ struct ConstantWeight {
 /// The layer's weight operand: DPS input 1 of every quantizable op.
 OpOperand &getWeightOperand(linalg::LinalgOp layer);
 
+/// True when `layer` is assigned `#quantune.precision<i8>`.
+bool isInt8Layer(Operation *layer);
+
+/// The layer's `quantune.name`, or an empty string.
+StringRef getLayerName(Operation *layer);
+
+/// If `op` only permutes the dimensions of its single input (a
+/// linalg.transpose or an equivalent linalg.generic), returns the input
+/// dimension of each result dimension.
+std::optional<SmallVector<int64_t>> getTransposePerm(Operation *op);
+
+/// Reads the values of an f32 or f64 dense or dense_resource attribute in
+/// row-major order; on failure `reason` says why.
+LogicalResult readFloatValues(Attribute attr, std::vector<float> &values,
+                              std::string &reason);
+
 /// Follows the weight operand of `layer` through `linalg.transpose` and
 /// transposing `linalg.generic` ops to an `arith.constant` (dense or
 /// dense_resource, f32 or f64) and reads it. On failure, `reason` says why

@@ -256,4 +256,113 @@ def QuantuneAssignPrecision
   let dependentDialects = ["::mlir::quantune::QuantuneDialect"];
 }
 
+def QuantuneLowerMixedPrecision
+    : Pass<"quantune-lower-mixed-precision", "::mlir::ModuleOp"> {
+  let summary = "Rewrite every i8 layer as integer linalg arithmetic";
+  let description = [{
+    For every layer whose `quantune.precision` is `#quantune.precision<i8>`
+    (set by `quantune-annotate` or `quantune-assign-precision`):
+
+    * the input activation is quantized with the layer's
+      `quantune.act_qparams` (`quantune.quantize`, si8 with a zero point);
+    * the weight becomes an i8 constant, symmetric with one scale per
+      output channel (per tensor when the output channel spans several
+      dimensions, as in grouped convolutions and batch_matmul), already in
+      the layout the layer reads (transposes are folded into the constant);
+    * the layer itself becomes the same linalg op on i8 operands with an
+      i32 accumulator (`extsi` then `muli`/`addi`);
+    * the accumulator starts from an i32 constant that folds the bias,
+      `round(bias / (s_x * s_w))`, and the zero-point correction
+      `-zp_x * sum(w)` per output channel. Padding is explicit in this IR
+      (`tensor.pad` before the layer), so after quantization it pads with
+      the zero point and the correction is exact. When the accumulator's
+      initial value is not a constant fill or broadcast, it is added in f32
+      after the epilogue instead;
+    * a `quantune.dequantize` of the i32 accumulator (si32, scale
+      `s_x * s_w` per output channel) gives the f32 result back.
+
+    Layers in f32 are untouched. A layer marked i8 that cannot be lowered
+    (no act_qparams, weight not constant) is an error. The output is the
+    "naive" mixed-precision form: a quantize/dequantize pair around every
+    int8 layer. `quantune-fold-requantize` removes the pairs between int8
+    layers and `quantune-expand-quant-ops` turns what remains into
+    linalg.generic.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::quantune::QuantuneDialect"
+  ];
+  let statistics = [
+    Statistic<"numLowered", "num-lowered", "Number of layers lowered to int8">
+  ];
+}
+
+def QuantuneFoldRequantize
+    : Pass<"quantune-fold-requantize", "::mlir::ModuleOp"> {
+  let summary = "Remove dequantize/quantize pairs between int8 layers";
+  let description = [{
+    Walks the `quantune.quantize` ops of each function in program order and
+    tries to compute the quantized value directly in the integer domain,
+    looking through the ops that commute with (monotone, affine)
+    quantization:
+
+    * `tensor.pad` with a constant: pads with the quantized constant (the
+      zero point for 0.0);
+    * ReLU / ReLU6 / clip (`linalg.generic` max/min/compare-select against
+      constants): become integer clamp bounds of the epilogue;
+    * max pooling: runs on i8;
+    * `tensor.collapse_shape`, `tensor.expand_shape`, `linalg.transpose`:
+      run on i8;
+    * `quantune.dequantize` of an accumulator: replaced by one fused
+      requantization epilogue, a `linalg.generic` computing
+      `clamp(round(acc * s_in / s_out) + zp_out, lo, hi)` with the clamp
+      bounds of any activation folded in;
+    * an elementwise `arith.addf` (a residual add) whose inputs are
+      dequantized accumulators or values that already have an int8 form:
+      every input is rescaled to the output scale inside one fused
+      epilogue; plain f32 inputs (such as a bias) are added in the same
+      epilogue.
+
+    Ops that do not commute (average pooling, concatenation, ...) stop the
+    search; the quantize then stays on the f32 value. Ops left without users
+    are erased. The number of dequantize/quantize pairs removed is recorded
+    on each function as `quantune.folded_pairs` (and in the `num-folded`
+    statistic).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+  let statistics = [
+    Statistic<"numFolded", "num-folded",
+              "Number of dequantize/quantize pairs removed">
+  ];
+}
+
+def QuantuneExpandQuantOps
+    : Pass<"quantune-expand-quant-ops", "::mlir::ModuleOp"> {
+  let summary = "Lower quantune.quantize/dequantize to linalg.generic";
+  let description = [{
+    Replaces every `quantune.quantize` with an elementwise `linalg.generic`
+    computing `clamp(roundeven(x / s) + zp, qmin, qmax)` in f32 followed by
+    `arith.fptosi`, and every `quantune.dequantize` with one computing
+    `(sitofp(q) - zp) * s`. Per-channel parameters are read from 1-D
+    constant tensors indexed by the channel dimension. Afterwards the module
+    holds only upstream dialects and can go to `quantune-strip` and IREE.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+  let statistics = [
+    Statistic<"numExpanded", "num-expanded", "Number of quantune ops expanded">
+  ];
+}
+
 #endif // QUANTUNE_TRANSFORMS_PASSES_TD

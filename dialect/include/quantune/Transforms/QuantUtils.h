@@ -83,6 +83,34 @@ Value buildLayerSelect(OpBuilder &b, Location loc, Value selector,
 /// as they have no uses left.
 void eraseDeadWeightChain(const ConstantWeight &weight);
 
+/// Creates an op like `op` (same name, properties and discardable
+/// attributes) with new operands and result types. Regions are not copied:
+/// each region of the new op gets one block whose arguments have
+/// `blockArgTypes`, filled by `bodyBuilder` (which must add the terminator).
+Operation *
+cloneWithNewTypes(OpBuilder &b, Operation *op, ValueRange operands,
+                  TypeRange resultTypes, TypeRange blockArgTypes = {},
+                  function_ref<void(OpBuilder &, Location, Block &)>
+                      bodyBuilder = nullptr);
+
+/// Emits an all-parallel linalg.generic whose result has the shape of
+/// `shapeLike` and element type `elementType`. `inputs[i]` is read through
+/// `inputMaps[i]` (over the result's dimensions); `body` maps the scalar
+/// inputs to the scalar result.
+Value buildParallelGeneric(
+    OpBuilder &b, Location loc, Value shapeLike, Type elementType,
+    ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+
+/// A 1-D f32 constant tensor holding `values`.
+Value buildF32Vector(OpBuilder &b, Location loc, ArrayRef<double> values);
+
+/// Scalar `clamp(roundeven(v) + zeroPoint, lo, hi)` converted to `intType`,
+/// for an f32 value `v` already divided by the scale.
+Value buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
+                           int64_t zeroPoint, int64_t lo, int64_t hi,
+                           IntegerType intType);
+
 } // namespace quantune
 } // namespace mlir
 

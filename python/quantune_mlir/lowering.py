@@ -1,0 +1,119 @@
+"""From a precision plan to the mixed-precision module IREE compiles.
+
+The quantune stage is a fixed sequence of quantune-opt passes over the
+labelled linalg IR (``quantune import`` output after ``quantune-label-layers``):
+
+1. ``annotate``  – the plan's precisions and activation qparams;
+2. ``lower``     – ``quantune-lower-mixed-precision``: i8 layers become
+   integer linalg with a quantize/dequantize pair around each;
+3. ``fold``      – ``quantune-fold-requantize`` (skipped for the naive form):
+   pairs between int8 layers become fused requantization epilogues;
+4. ``expand``    – ``quantune-expand-quant-ops``: what is left of the
+   quantune ops becomes linalg.generic;
+5. ``final``     – ``quantune-strip``; the target's own passes run later,
+   in :func:`quantune_mlir.compiler.compile_mlir`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from quantune_mlir.errors import QuantuneError
+from quantune_mlir.opt import run_quantune_opt
+from quantune_mlir.plan import Plan
+
+Precision = Literal["plan", "int8", "fp32"]
+PRECISIONS: tuple[str, ...] = ("plan", "int8", "fp32")
+STAGES: tuple[str, ...] = ("annotated", "lowered", "folded", "expanded", "final")
+
+
+@dataclass
+class LoweredModule:
+    """The result of the quantune stage."""
+
+    text: str
+    """Upstream-only linalg IR, ready for iree-compile."""
+    int8_layers: int
+    folded_pairs: int
+    stages: dict[str, str] = field(default_factory=dict)
+    """IR after each stage (only when ``keep_stages`` was set)."""
+
+
+def plan_annotations(plan: Plan, precision: Precision = "plan") -> list[dict[str, object]]:
+    """quantune-annotate entries for ``plan``.
+
+    ``precision`` overrides the plan's choice: ``int8`` makes every layer
+    that has activation qparams i8, ``fp32`` makes every layer f32.
+    """
+    entries: list[dict[str, object]] = []
+    for layer in plan.layers:
+        entry: dict[str, object] = {"id": layer.id}
+        has_qparams = layer.act_scale is not None and layer.act_zero_point is not None
+        if has_qparams:
+            entry["act_qparams"] = {"storage": "si8", "scale": layer.act_scale, "zero_point": layer.act_zero_point}
+        if precision == "fp32":
+            chosen = "f32"
+        elif precision == "int8":
+            chosen = "i8" if has_qparams and layer.reason is None else "f32"
+        else:
+            chosen = layer.precision
+        if chosen == "i8" and not has_qparams:
+            raise QuantuneError(f"plan layer {layer.id} ('{layer.name}') is i8 but has no activation scale")
+        entry["precision"] = chosen
+        entries.append(entry)
+    return entries
+
+
+def _folded_pairs(text: str) -> int:
+    return sum(int(n) for n in re.findall(r"quantune\.folded_pairs = (\d+)", text))
+
+
+def lower_plan(
+    labelled: str,
+    plan: Plan,
+    *,
+    fold: bool = True,
+    precision: Precision = "plan",
+    keep_stages: bool = False,
+) -> LoweredModule:
+    """Runs the quantune stage on labelled IR for ``plan``.
+
+    ``fold=False`` gives the naive form: a quantize/dequantize pair around
+    every int8 layer. ``keep_stages`` keeps the IR after every stage (one
+    quantune-opt run per stage instead of one in total).
+    """
+    entries = plan_annotations(plan, precision)
+    int8_layers = sum(1 for e in entries if e["precision"] == "i8")
+    with tempfile.TemporaryDirectory(prefix="quantune-lower-") as tmp:
+        annotations = Path(tmp) / "plan-annotations.json"
+        annotations.write_text(json.dumps({"version": 1, "layers": entries}))
+        passes: list[tuple[str, tuple[str, ...]]] = [
+            ("annotated", (f"--quantune-annotate=file={annotations}",)),
+            ("lowered", ("--quantune-lower-mixed-precision",)),
+        ]
+        if fold:
+            passes.append(("folded", ("--quantune-fold-requantize",)))
+        passes.append(("expanded", ("--quantune-expand-quant-ops",)))
+        passes.append(("final", ("--quantune-strip",)))
+        stages: dict[str, str] = {}
+        if keep_stages:
+            text = labelled
+            folded = 0
+            for name, flags in passes:
+                text = run_quantune_opt(text, flags)
+                if name == "folded":
+                    folded = _folded_pairs(text)
+                stages[name] = text
+        else:
+            # Everything but the last step in one run, so the fold count can
+            # be read before quantune-strip removes it.
+            all_flags = [flag for _, flags in passes[:-1] for flag in flags]
+            before_strip = run_quantune_opt(labelled, all_flags)
+            folded = _folded_pairs(before_strip)
+            text = run_quantune_opt(before_strip, passes[-1][1])
+    return LoweredModule(text=text, int8_layers=int8_layers, folded_pairs=folded, stages=stages)
