@@ -14,7 +14,10 @@ from quantune_mlir import __version__
 from quantune_mlir.errors import QuantuneError
 
 EPILOG = """\
-typical flow:
+one command, model to deployable module:
+  quantune quantize model.onnx --calib calib.npy --target host -o model.vmfb
+
+step by step:
   quantune import model.onnx -o model.mlir
   quantune opt model.mlir --quantune-label-layers --quantune-strip -o clean.mlir
   quantune compile clean.mlir --target host -o model.vmfb
@@ -117,11 +120,23 @@ def _parse_ratio(text: str) -> tuple[float, float, float, float]:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from quantune_mlir.analyze import AnalysisOptions, analyze
+    from quantune_mlir.analyze import analyze
     from quantune_mlir.calib_data import ImageSpec
     from quantune_mlir.plan import format_table
 
-    options = AnalysisOptions(
+    options = _analysis_options(args)
+    image_spec = ImageSpec.parse(args.image_spec) if args.image_spec else None
+    plan = analyze(args.model, args.calib, options, args.input_shape, image_spec, args.limit, args.emit_mlir)
+    plan.save(args.output)
+    print(format_table(plan))
+    _progress(f"wrote {args.output}" + (f" and {args.emit_mlir}" if args.emit_mlir else ""))
+    return 0
+
+
+def _analysis_options(args: argparse.Namespace) -> "AnalysisOptions":
+    from quantune_mlir.analyze import AnalysisOptions
+
+    return AnalysisOptions(
         method=args.method,
         budget=args.budget,
         ratio=_parse_ratio(args.ratio),
@@ -129,12 +144,56 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         percentile=args.percentile,
         bins=args.bins,
     )
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from quantune_mlir.calib_data import ImageSpec
+    from quantune_mlir.plan import format_table
+    from quantune_mlir.quantize import QuantizeOptions, quantize_model
+
+    if args.calib and args.plan:
+        raise QuantuneError("give either --calib (run the analysis) or --plan (reuse one), not both")
+    options = QuantizeOptions(
+        target=args.target,
+        fold=not args.no_fold,
+        precision=args.precision,
+        recipe=not args.no_recipe,
+        analysis=_analysis_options(args),
+    )
     image_spec = ImageSpec.parse(args.image_spec) if args.image_spec else None
-    plan = analyze(args.model, args.calib, options, args.input_shape, image_spec, args.limit, args.emit_mlir)
-    plan.save(args.output)
-    print(format_table(plan))
-    _progress(f"wrote {args.output}" + (f" and {args.emit_mlir}" if args.emit_mlir else ""))
+    result = quantize_model(
+        args.model, args.output, calib=args.calib, plan_path=args.plan, options=options,
+        input_shapes=args.input_shape, image_spec=image_spec, limit=args.limit,
+        emit_mlir=args.emit_mlir, save_plan=args.save_plan,
+    )
+    if args.plan is None:
+        print(format_table(result.plan))
+    total = len(result.plan.layers)
+    ratio = result.weight_bytes / result.weight_bytes_fp32 if result.weight_bytes_fp32 else 1.0
+    _progress(
+        f"wrote {args.output}: {result.lowered.int8_layers}/{total} layers int8, "
+        f"{result.lowered.folded_pairs} quantize/dequantize pairs folded, "
+        f"layer weights {result.weight_bytes / 1e6:.2f} MB ({ratio:.2f}x fp32), module {result.module_bytes / 1e6:.2f} MB"
+    )
     return 0
+
+
+def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", default="quantunev2", choices=["quantunev2", "sweep"], help="default: quantunev2")
+    p.add_argument("--budget", default="fp32-fraction=0.1",
+                   help="how many layers stay fp32: fp32-count=K, fp32-fraction=F, weight-bytes=B or "
+                   "int8-mac-share=P; default: fp32-fraction=0.1")
+    p.add_argument("--ratio", default="1,1,1,1",
+                   help="weights of weight_sqnr,act_sqnr,weight_mse,act_mse in the sensitivity; default: 1,1,1,1")
+    p.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
+                   help="activation range calibration; default: minmax")
+    p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile; default: 99.99")
+    p.add_argument("--bins", type=int, default=128, help="histogram bins per sample in inference 1 (percentile and mse); default: 128")
+    p.add_argument("--image-spec", help="preprocessing for an image folder, e.g. "
+                   "size=256,crop=224,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,layout=nchw,channels=rgb")
+    p.add_argument("--limit", type=int, help="use only the first N calibration inputs")
+    p.add_argument("--input-shape", action="append", default=[], metavar="[NAME:]DIMS",
+                   help="static shape for a dynamic input, as for import")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -200,23 +259,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calibration inputs: .npy/.npz (N x input shape), a folder of .npy files, or a folder "
                    "of images with --image-spec")
     p.add_argument("-o", "--output", required=True, help="the plan .json to write")
-    p.add_argument("--method", default="quantunev2", choices=["quantunev2", "sweep"], help="default: quantunev2")
-    p.add_argument("--budget", default="fp32-fraction=0.1",
-                   help="how many layers stay fp32: fp32-count=K, fp32-fraction=F, weight-bytes=B or "
-                   "int8-mac-share=P; default: fp32-fraction=0.1")
-    p.add_argument("--ratio", default="1,1,1,1",
-                   help="weights of weight_sqnr,act_sqnr,weight_mse,act_mse in the sensitivity; default: 1,1,1,1")
-    p.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
-                   help="activation range calibration; default: minmax")
-    p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile; default: 99.99")
-    p.add_argument("--bins", type=int, default=128, help="histogram bins per sample in inference 1 (percentile and mse); default: 128")
-    p.add_argument("--image-spec", help="preprocessing for an image folder, e.g. "
-                   "size=256,crop=224,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,layout=nchw,channels=rgb")
-    p.add_argument("--limit", type=int, help="use only the first N calibration inputs")
-    p.add_argument("--input-shape", action="append", default=[], metavar="[NAME:]DIMS",
-                   help="static shape for a dynamic input, as for import")
+    _add_analysis_flags(p)
     p.add_argument("--emit-mlir", metavar="FILE", help="also write the annotated MLIR (metrics, qparams, precisions)")
     p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("quantize", help="ONNX model to a mixed-precision IREE module, in one command",
+                       description="Import the model, analyse it (or reuse --plan), lower the int8 layers to "
+                       "integer linalg, fold the quantize/dequantize pairs between them and compile for the "
+                       "target with the fast code generation recipe. See docs/lowering.md.")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("-o", "--output", required=True, help="the .vmfb file to write")
+    p.add_argument("--calib", metavar="DATA", help="calibration inputs, as for analyze")
+    p.add_argument("--plan", metavar="PLAN.json", help="reuse a plan from quantune analyze instead of --calib")
+    p.add_argument("--save-plan", metavar="PLAN.json", help="also write the plan the analysis produced")
+    p.add_argument("--target", default="host", help=f"{TARGET_HELP}; default: host")
+    p.add_argument("--precision", default="plan", choices=["plan", "int8", "fp32"],
+                   help="plan: the plan's choice per layer (default); int8: every layer that can be; fp32: none")
+    p.add_argument("--no-fold", action="store_true",
+                   help="keep a quantize/dequantize pair around every int8 layer (the naive form, for comparison)")
+    p.add_argument("--no-recipe", action="store_true",
+                   help="compile with IREE's default flags instead of im2col + data tiling + microkernels")
+    p.add_argument("--emit-mlir", metavar="DIR", help="write the IR of every stage to DIR")
+    _add_analysis_flags(p)
+    p.set_defaults(func=_cmd_quantize)
 
     p = sub.add_parser("demo", help="build the bundled model, import, compile, run, compare with onnxruntime",
                        description="The end-to-end check on a bundled model: build it, import it, label its "

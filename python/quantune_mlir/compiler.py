@@ -27,6 +27,7 @@ def compile_mlir(
     output: str | os.PathLike[str] | None = None,
     extra_flags: Sequence[str] = (),
     source_name: str = "<input>",
+    recipe: bool = False,
 ) -> bytes:
     """Compiles ``mlir_text`` for ``target`` with iree-compile.
 
@@ -34,11 +35,12 @@ def compile_mlir(
     :attr:`Target.quantune_passes`). Returns the module bytes and, if ``output`` is given, writes them there
     atomically. ``extra_flags`` are passed to iree-compile after the
     target's own flags, so they can override them. ``source_name`` names
-    the input in error messages.
+    the input in error messages. ``recipe`` adds the target's fast code
+    generation flags (:attr:`Target.recipe`).
     """
     if target.quantune_passes:
         mlir_text = run_quantune_opt(mlir_text, target.quantune_passes)
-    flags = [*target.flags, *extra_flags]
+    flags = [*target.flags, *(target.recipe if recipe else ()), *extra_flags]
     try:
         vmfb = iree_tools.compile_str(mlir_text, extra_args=flags)
     except iree_tools.CompilerToolError as exc:

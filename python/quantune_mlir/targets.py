@@ -25,6 +25,13 @@ _CROSS = {
     ),
 }
 
+# The CPU code generation recipe that makes int8 layers fast (see
+# docs/lowering.md and docs/results.md): convolutions become im2col + matmul
+# before IREE's global optimisations, and matmuls are data-tiled and run on
+# IREE's microkernels (s8s8s32 for int8, f32 for float).
+IMG2COL = "--iree-preprocessing-pass-pipeline=builtin.module(util.func(iree-global-opt-convert-conv2d-to-img2col))"
+CPU_RECIPE = ("--iree-opt-data-tiling", "--iree-llvmcpu-enable-ukernels=all", IMG2COL)
+
 # Vulkan architectures that mean "whatever Vulkan device is here", such as
 # Mesa's lavapipe: IREE's portable baseline target is used.
 _VULKAN_GENERIC = {"", "host", "lavapipe"}
@@ -42,15 +49,17 @@ class Target:
     """The IREE runtime device that runs it here, or None for cross targets."""
     quantune_passes: tuple[str, ...] = ()
     """quantune-opt passes the target needs before iree-compile."""
+    recipe: tuple[str, ...] = ()
+    """Extra iree-compile flags of the fast code generation recipe."""
 
 
 def parse_target(spec: str) -> Target:
     """Parses a ``--target`` value (see :data:`TARGET_HELP`)."""
     kind, _, arch = spec.partition(":")
     if kind == "host" and not arch:
-        return Target(spec, (*_CPU, "--iree-llvmcpu-target-cpu=host"), "local-task")
+        return Target(spec, (*_CPU, "--iree-llvmcpu-target-cpu=host"), "local-task", recipe=CPU_RECIPE)
     if kind in _CROSS and not arch:
-        return Target(spec, (*_CPU, *_CROSS[kind]), None)
+        return Target(spec, (*_CPU, *_CROSS[kind]), None, recipe=CPU_RECIPE)
     if kind == "vulkan":
         flags = ["--iree-hal-target-device=vulkan"]
         if arch not in _VULKAN_GENERIC:
