@@ -43,6 +43,7 @@ bench:
 	mkdir -p bench/out
 	$(PY) bench/bench_analysis.py --out bench/out/analysis.json
 	$(PY) bench/bench_rank.py --out bench/out/rank.json
+	$(PY) bench/bench_lowering.py --out bench/out/lowering.json
 	$(PY) bench/report.py bench/out > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
 
 format:

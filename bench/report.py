@@ -10,6 +10,9 @@ import math
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from report_lowering import lowering_section  # noqa: E402
+
 
 def _slope(xs: list[float], ys: list[float]) -> float:
     lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
@@ -142,6 +145,12 @@ def main() -> int:
             "sensitive layer for the model output in the sweep, but its local error is ordinary. The weight",
             "terms of the default ratio further pull the ranking away from the output-level one.",
         ]
+    lowering_path = out / "lowering.json"
+    if lowering_path.is_file():
+        lines += [""] + lowering_section(json.loads(lowering_path.read_text()))
+        notes = Path(__file__).parent / "lowering_notes.md"
+        if notes.is_file():
+            lines += [""] + notes.read_text().rstrip().splitlines()
     print("\n".join(lines))
     return 0
 

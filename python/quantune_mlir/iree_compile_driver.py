@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -287,8 +289,30 @@ def open_session(iree_flags: Sequence[str]) -> Session:
     _setup_global_flags([f for f in iree_flags if _flag_name(f) not in session_names])
     session = Session()
     if local:
-        _iree_call(lambda: session.set_flags(*local), "bad IREE flag")
+        _set_session_flags(session, local)
     return session
+
+
+def _set_session_flags(session: Session, flags: Sequence[str]) -> None:
+    """``Session.set_flags``; LLVM writes the reason for a bad value straight
+    to fd 2, so it is captured there and made the one-line message."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            session.set_flags(*flags)
+            return
+        except ValueError as exc:
+            error = str(exc)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        llvm_said = captured.read().decode("utf-8", "replace")
+    lines = [line.strip().lstrip(":").strip() for line in (llvm_said + "\n" + error).splitlines()]
+    detail = next((line for line in lines if line and line != "Error parsing flags:"), error)
+    raise QuantuneError(f"bad IREE flag: {detail}")
 
 
 def compile_in_session(

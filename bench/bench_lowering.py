@@ -1,0 +1,134 @@
+"""Lowering benchmarks for issue 4, written to a JSON file.
+
+1. Recipe study (ResNet18): latency of fp32 and all-int8 modules under IREE's
+   default flags, data tiling + microkernels, and that plus im2col.
+2. For each model (ResNet18, ResNet50, SqueezeNet 1.0, VGG-16 at width 16,
+   MobileNetV2; random seeded weights, see onnx_models.py): one QuantuneV2
+   plan, then four modules compiled with the chosen recipe and measured side
+   by side with iree-benchmark-module at 1 and 2 threads:
+   fp32, all-int8, mixed (the plan, folded) and naive mixed (the plan with a
+   quantize/dequantize pair around every int8 layer).
+
+Usage: python bench/bench_lowering.py --out bench/out/lowering.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from onnx_models import MODELS  # noqa: E402
+
+from quantune_mlir.analyze import AnalysisOptions, analyze  # noqa: E402
+from quantune_mlir.benchmark import benchmark_module  # noqa: E402
+from quantune_mlir.compiler import compile_mlir  # noqa: E402
+from quantune_mlir.importer import import_onnx  # noqa: E402
+from quantune_mlir.lowering import lower_plan  # noqa: E402
+from quantune_mlir.onnx_model import load_onnx  # noqa: E402
+from quantune_mlir.opt import run_quantune_opt  # noqa: E402
+from quantune_mlir.quantize import weight_bytes  # noqa: E402
+from quantune_mlir.targets import CPU_RECIPE, IMG2COL, parse_target  # noqa: E402
+
+RECIPES = {
+    "default": (),
+    "dt+uk": ("--iree-opt-data-tiling", "--iree-llvmcpu-enable-ukernels=all"),
+    "dt+uk+img2col": CPU_RECIPE,
+}
+VARIANTS = {  # name: (precision, fold)
+    "fp32": ("fp32", True),
+    "int8": ("int8", True),
+    "mixed": ("plan", True),
+    "naive": ("plan", False),
+}
+assert RECIPES["dt+uk+img2col"][-1] == IMG2COL
+
+
+def _function_name(text: str) -> str:
+    match = re.search(r'sym_name = "([^"]+)"', text) or re.search(r"func\.func @([\w.$-]+)", text)
+    assert match, "no function in the module"
+    return match.group(1)
+
+
+def _measure(path: Path, function: str, size: int, threads: list[int], reps: int) -> dict:
+    return {
+        f"{t}t": benchmark_module(path, function, [((1, 3, size, size), "f32")], threads=t, repetitions=reps).as_dict()
+        for t in threads
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--size", type=int, default=64, help="input resolution (default 64)")
+    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--calib", type=int, default=16, help="calibration inputs per plan (default 16)")
+    parser.add_argument("--models", default="resnet18,resnet50,squeezenet,vgg16,mobilenetv2")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--skip-recipes", action="store_true")
+    args = parser.parse_args()
+    threads = [int(t) for t in args.threads.split(",")]
+    host = parse_target("host")
+    rng = np.random.default_rng(0)
+    calib = rng.standard_normal((args.calib, 3, args.size, args.size)).astype(np.float32)
+    result: dict = {
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "python": platform.python_version()},
+        "size": args.size,
+        "classes": args.classes,
+        "calibration_inputs": args.calib,
+        "command": "python " + " ".join(sys.argv),
+        "recipes": {},
+        "models": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="quantune-bench-") as tmp:
+        for name in args.models.split(","):
+            model = MODELS[name](args.size, args.classes, 0)
+            path = Path(tmp) / f"{name}.onnx"
+            onnx.save(model, path)
+            print(f"== {name}: analysis", file=sys.stderr, flush=True)
+            start = time.perf_counter()
+            plan = analyze(path, calib, AnalysisOptions())
+            analysis_s = time.perf_counter() - start
+            labelled = run_quantune_opt(import_onnx(load_onnx(path)), ["--quantune-label-layers"])
+            function = _function_name(labelled)
+            entry: dict = {"layers": len(plan.layers), "int8_layers_plan": plan.int8_layers(),
+                           "analysis_seconds": round(analysis_s, 1), "variants": {}}
+            recipes = RECIPES if name == "resnet18" and not args.skip_recipes else {}
+            for variant, (precision, fold) in VARIANTS.items():
+                lowered = lower_plan(labelled, plan, fold=fold, precision=precision)
+                fp32_b, bytes_ = weight_bytes(plan, precision)
+                record = {"int8_layers": lowered.int8_layers, "folded_pairs": lowered.folded_pairs,
+                          "weight_bytes": bytes_, "weight_bytes_fp32": fp32_b}
+                vmfb = Path(tmp) / f"{name}-{variant}.vmfb"
+                start = time.perf_counter()
+                compile_mlir(lowered.text, host, vmfb, recipe=True)
+                record["compile_seconds"] = round(time.perf_counter() - start, 1)
+                record["module_bytes"] = vmfb.stat().st_size
+                print(f"   {variant}: measuring", file=sys.stderr, flush=True)
+                record["latency"] = _measure(vmfb, function, args.size, threads, args.reps)
+                entry["variants"][variant] = record
+                if variant in ("fp32", "int8"):
+                    for recipe, flags in recipes.items():
+                        rpath = Path(tmp) / f"{name}-{variant}-{recipe}.vmfb"
+                        compile_mlir(lowered.text, host, rpath, extra_flags=flags)
+                        result["recipes"].setdefault(recipe, {})[variant] = _measure(rpath, function, args.size, [1], args.reps)["1t"]
+            result["models"][name] = entry
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

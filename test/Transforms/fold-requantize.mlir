@@ -1,0 +1,268 @@
+// RUN: quantune-opt %s --split-input-file --quantune-fold-requantize | FileCheck %s
+// The generic form shows the body the pass builds for the i8 max pooling.
+// RUN: quantune-opt %s --split-input-file --quantune-fold-requantize --mlir-print-op-generic | FileCheck %s --check-prefix=GEN
+
+// The inputs are written as quantune-lower-mixed-precision leaves them: an
+// i32 accumulator, a quantune.dequantize (s_in = s_x * s_w), float ops, and
+// the quantune.quantize of the next i8 layer (s_out, zp_out). A fold computes
+// clamp(roundeven(acc * s_in / s_out) + zp_out, lo, hi) in one epilogue.
+
+// dequantize (per channel) -> ReLU (cmpf ugt + select against 0.0, as ONNX
+// imports it) -> tensor.pad 0.0 -> quantize: one epilogue, then an i8 pad.
+//   multipliers s_in / s_out = [0.002, 0.0005] / 0.1 = [0.02, 0.005], read along d1
+//   ReLU: lo = quantize(0.0) = zp_out = -20 (raised from -128); hi = 127
+//   pad value quantize(0.0) = zp_out = -20
+// CHECK-DAG:   #[[ID4:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-DAG:   #[[CH:.+]] = affine_map<(d0, d1, d2, d3) -> (d1)>
+// CHECK-LABEL: func.func @relu_pad(
+// CHECK-SAME:      %[[ACC:[^:]+]]: tensor<1x2x2x2xi32>) -> tensor<1x2x4x4xi8> attributes {quantune.folded_pairs = 1 : i64}
+// CHECK-NOT:     quantune.
+// CHECK:         %[[M:.+]] = arith.constant dense<[2.000000e-02, 5.000000e-03]> : tensor<2xf32>
+// CHECK-NEXT:    %[[E:.+]] = tensor.empty() : tensor<1x2x2x2xi8>
+// CHECK-NEXT:    %[[R:.+]] = linalg.generic {indexing_maps = [#[[ID4]], #[[CH]], #[[ID4]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[ACC]], %[[M]] : tensor<1x2x2x2xi32>, tensor<2xf32>) outs(%[[E]] : tensor<1x2x2x2xi8>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: i32, %[[MC:.+]]: f32, %{{.+}}: i8):
+// CHECK-NEXT:      %[[F:.+]] = arith.sitofp %[[A]] : i32 to f32
+// CHECK-NEXT:      %[[S:.+]] = arith.mulf %[[F]], %[[MC]] : f32
+// CHECK-NEXT:      %[[RND:.+]] = math.roundeven %[[S]] : f32
+// CHECK-NEXT:      %[[ZP:.+]] = arith.constant -2.000000e+01 : f32
+// CHECK-NEXT:      %[[SH:.+]] = arith.addf %[[RND]], %[[ZP]] : f32
+// CHECK-NEXT:      %[[LO:.+]] = arith.constant -2.000000e+01 : f32
+// CHECK-NEXT:      %[[C1:.+]] = arith.maximumf %[[SH]], %[[LO]] : f32
+// CHECK-NEXT:      %[[HI:.+]] = arith.constant 1.270000e+02 : f32
+// CHECK-NEXT:      %[[C2:.+]] = arith.minimumf %[[C1]], %[[HI]] : f32
+// CHECK-NEXT:      %[[I:.+]] = arith.fptosi %[[C2]] : f32 to i8
+// CHECK-NEXT:      linalg.yield %[[I]] : i8
+// CHECK:         %[[PV:.+]] = arith.constant -20 : i8
+// CHECK-NEXT:    %[[P:.+]] = tensor.pad %[[R]] low[0, 0, 1, 1] high[0, 0, 1, 1]
+// CHECK:           tensor.yield %[[PV]] : i8
+// CHECK-NEXT:    } : tensor<1x2x2x2xi8> to tensor<1x2x4x4xi8>
+// CHECK-NOT:     quantune.
+// CHECK-NEXT:    return %[[P]] : tensor<1x2x4x4xi8>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @relu_pad(%acc: tensor<1x2x2x2xi32>) -> tensor<1x2x4x4xi8> {
+  %d = quantune.dequantize %acc qparams <si32, axis = 1, scales = [0.002, 0.0005]> : tensor<1x2x2x2xi32> -> tensor<1x2x2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x2x2x2xf32>
+  %r = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%d : tensor<1x2x2x2xf32>) outs(%e : tensor<1x2x2x2xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c = arith.cmpf ugt, %in, %zero : f32
+    %s = arith.select %c, %in, %zero : f32
+    linalg.yield %s : f32
+  } -> tensor<1x2x2x2xf32>
+  %p = tensor.pad %r low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  } : tensor<1x2x2x2xf32> to tensor<1x2x4x4xf32>
+  %q = quantune.quantize %p qparams <si8, scale = 0.1, zero_point = -20> : tensor<1x2x4x4xf32> -> tensor<1x2x4x4xi8>
+  return %q : tensor<1x2x4x4xi8>
+}
+
+// -----
+
+// ReLU6 as arith.maximumf/minimumf against constants in the body, after a
+// per-tensor dequantize: both clamp bounds move into the epilogue.
+//   multiplier 0.001 / 0.05 = 0.02 (a scalar constant)
+//   lo = quantize(0.0) = zp = -100; hi = round(6 / 0.05) + zp = 120 - 100 = 20
+// CHECK-LABEL: func.func @relu6(
+// CHECK-SAME:      %[[ACC:[^:]+]]: tensor<1x4xi32>) -> tensor<1x4xi8> attributes {quantune.folded_pairs = 1 : i64}
+// CHECK-NOT:     quantune.
+// CHECK:         linalg.generic {{.*}} ins(%[[ACC]] : tensor<1x4xi32>) outs(%{{.+}} : tensor<1x4xi8>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: i32, %{{.+}}: i8):
+// CHECK-NEXT:      %[[F:.+]] = arith.sitofp %[[A]] : i32 to f32
+// CHECK-NEXT:      %[[MUL:.+]] = arith.constant 2.000000e-02 : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.mulf %[[F]], %[[MUL]] : f32
+// CHECK-NEXT:      %[[RND:.+]] = math.roundeven %[[S]] : f32
+// CHECK-NEXT:      %[[ZP:.+]] = arith.constant -1.000000e+02 : f32
+// CHECK-NEXT:      %[[SH:.+]] = arith.addf %[[RND]], %[[ZP]] : f32
+// CHECK-NEXT:      %[[LO:.+]] = arith.constant -1.000000e+02 : f32
+// CHECK-NEXT:      %[[C1:.+]] = arith.maximumf %[[SH]], %[[LO]] : f32
+// CHECK-NEXT:      %[[HI:.+]] = arith.constant 2.000000e+01 : f32
+// CHECK-NEXT:      %[[C2:.+]] = arith.minimumf %[[C1]], %[[HI]] : f32
+// CHECK-NEXT:      %[[I:.+]] = arith.fptosi %[[C2]] : f32 to i8
+// CHECK-NEXT:      linalg.yield %[[I]] : i8
+// CHECK-NOT:     quantune.
+// CHECK:         return
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+func.func @relu6(%acc: tensor<1x4xi32>) -> tensor<1x4xi8> {
+  %d = quantune.dequantize %acc qparams <si32, scale = 0.001> : tensor<1x4xi32> -> tensor<1x4xf32>
+  %e = tensor.empty() : tensor<1x4xf32>
+  %r = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%d : tensor<1x4xf32>) outs(%e : tensor<1x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %lo = arith.constant 0.0 : f32
+    %hi = arith.constant 6.0 : f32
+    %0 = arith.maximumf %in, %lo : f32
+    %1 = arith.minimumf %0, %hi : f32
+    linalg.yield %1 : f32
+  } -> tensor<1x4xf32>
+  %q = quantune.quantize %r qparams <si8, scale = 0.05, zero_point = -100> : tensor<1x4xf32> -> tensor<1x4xi8>
+  return %q : tensor<1x4xi8>
+}
+
+// -----
+
+// Max pooling (init: fill -inf) runs on i8 after the epilogue, starting
+// from -128 and combining with arith.maxsi; the collapse_shape after it
+// runs on i8 too.
+//   multipliers [0.003, 0.0015] / 0.06 = [0.05, 0.025]; zp = 5; no clamp: [-128, 127]
+// CHECK-LABEL: func.func @maxpool_collapse(
+// CHECK-SAME:      %[[ACC:[^:]+]]: tensor<1x2x4x4xi32>) -> tensor<1x8xi8> attributes {quantune.folded_pairs = 1 : i64}
+// CHECK-NOT:     quantune.
+// CHECK:         %[[M:.+]] = arith.constant dense<[5.000000e-02, 2.500000e-02]> : tensor<2xf32>
+// CHECK:         %[[R:.+]] = linalg.generic {{.*}} ins(%[[ACC]], %[[M]] : tensor<1x2x4x4xi32>, tensor<2xf32>) outs(%{{.+}} : tensor<1x2x4x4xi8>)
+// CHECK:           arith.mulf
+// CHECK:           arith.constant 5.000000e+00 : f32
+// CHECK:           arith.constant -1.280000e+02 : f32
+// CHECK:           arith.constant 1.270000e+02 : f32
+// CHECK:           arith.fptosi %{{.+}} : f32 to i8
+// CHECK:         %[[LOW:.+]] = arith.constant -128 : i8
+// CHECK-NEXT:    %[[EP:.+]] = tensor.empty() : tensor<1x2x2x2xi8>
+// CHECK-NEXT:    %[[INIT:.+]] = linalg.fill ins(%[[LOW]] : i8) outs(%[[EP]] : tensor<1x2x2x2xi8>) -> tensor<1x2x2x2xi8>
+// CHECK-NEXT:    %[[POOL:.+]] = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>} ins(%[[R]], %{{.+}} : tensor<1x2x4x4xi8>, tensor<2x2xf32>) outs(%[[INIT]] : tensor<1x2x2x2xi8>) -> tensor<1x2x2x2xi8>
+// CHECK-NEXT:    %[[FLAT:.+]] = tensor.collapse_shape %[[POOL]] {{\[\[}}0], [1, 2, 3]] : tensor<1x2x2x2xi8> into tensor<1x8xi8>
+// CHECK-NEXT:    return %[[FLAT]] : tensor<1x8xi8>
+// GEN:         "linalg.pooling_nchw_max"(
+// GEN-NEXT:    ^bb0(%[[IN:.+]]: i8, %{{.+}}: f32, %[[OUT:.+]]: i8):
+// GEN-NEXT:      %[[MAX:.+]] = "arith.maxsi"(%[[OUT]], %[[IN]]) : (i8, i8) -> i8
+// GEN-NEXT:      "linalg.yield"(%[[MAX]]) : (i8) -> ()
+// GEN-NEXT:    }) {{.*}} : (tensor<1x2x4x4xi8>, tensor<2x2xf32>, tensor<1x2x2x2xi8>) -> tensor<1x2x2x2xi8>
+func.func @maxpool_collapse(%acc: tensor<1x2x4x4xi32>) -> tensor<1x8xi8> {
+  %d = quantune.dequantize %acc qparams <si32, axis = 1, scales = [0.003, 0.0015]> : tensor<1x2x4x4xi32> -> tensor<1x2x4x4xf32>
+  %ninf = arith.constant 0xFF800000 : f32
+  %e = tensor.empty() : tensor<1x2x2x2xf32>
+  %init = linalg.fill ins(%ninf : f32) outs(%e : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %win = tensor.empty() : tensor<2x2xf32>
+  %m = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>}
+      ins(%d, %win : tensor<1x2x4x4xf32>, tensor<2x2xf32>) outs(%init : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %c = tensor.collapse_shape %m [[0], [1, 2, 3]] : tensor<1x2x2x2xf32> into tensor<1x8xf32>
+  %q = quantune.quantize %c qparams <si8, scale = 0.06, zero_point = 5> : tensor<1x8xf32> -> tensor<1x8xi8>
+  return %q : tensor<1x8xi8>
+}
+
+// -----
+
+// Residual add of a dequantized accumulator and %x, a function argument
+// whose int8 form is the earlier quantize (which stays: %x has no integer
+// producer). One epilogue rescales both terms to s_out = 0.08, zp_out = -3:
+//   acc term: acc * [0.0012, 0.0006] / 0.08 = acc * [0.015, 0.0075]
+//   x term:   (q_x - 6) * 0.04 / 0.08 = (q_x - 6) * 0.5
+// CHECK-DAG:   #[[ID4:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-DAG:   #[[CH:.+]] = affine_map<(d0, d1, d2, d3) -> (d1)>
+// CHECK-LABEL: func.func @residual(
+// CHECK-SAME:      %[[X:[^:]+]]: tensor<1x2x2x2xf32>, %[[ACC:[^:]+]]: tensor<1x2x2x2xi32>) -> (tensor<1x2x2x2xi8>, tensor<1x2x2x2xi8>) attributes {quantune.folded_pairs = 1 : i64}
+// CHECK-NEXT:    %[[QX:.+]] = quantune.quantize %[[X]] qparams <si8, scale = 4.000000e-02, zero_point = 6> : tensor<1x2x2x2xf32> -> tensor<1x2x2x2xi8>
+// CHECK-NOT:     quantune.
+// CHECK:         %[[M:.+]] = arith.constant dense<[1.500000e-02, 7.500000e-03]> : tensor<2xf32>
+// CHECK-NEXT:    %[[E:.+]] = tensor.empty() : tensor<1x2x2x2xi8>
+// CHECK-NEXT:    %[[R:.+]] = linalg.generic {indexing_maps = [#[[ID4]], #[[CH]], #[[ID4]], #[[ID4]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[ACC]], %[[M]], %[[QX]] : tensor<1x2x2x2xi32>, tensor<2xf32>, tensor<1x2x2x2xi8>) outs(%[[E]] : tensor<1x2x2x2xi8>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: i32, %[[MC:.+]]: f32, %[[B:.+]]: i8, %{{.+}}: i8):
+// CHECK-NEXT:      %[[AF:.+]] = arith.sitofp %[[A]] : i32 to f32
+// CHECK-NEXT:      %[[AS:.+]] = arith.mulf %[[AF]], %[[MC]] : f32
+// CHECK-NEXT:      %[[BF:.+]] = arith.sitofp %[[B]] : i8 to f32
+// CHECK-NEXT:      %[[ZPX:.+]] = arith.constant 6.000000e+00 : f32
+// CHECK-NEXT:      %[[BZ:.+]] = arith.subf %[[BF]], %[[ZPX]] : f32
+// CHECK-NEXT:      %[[HALF:.+]] = arith.constant 5.000000e-01 : f32
+// CHECK-NEXT:      %[[BS:.+]] = arith.mulf %[[BZ]], %[[HALF]] : f32
+// CHECK-NEXT:      %[[SUM:.+]] = arith.addf %[[AS]], %[[BS]] : f32
+// CHECK-NEXT:      %[[RND:.+]] = math.roundeven %[[SUM]] : f32
+// CHECK-NEXT:      %[[ZP:.+]] = arith.constant -3.000000e+00 : f32
+// CHECK-NEXT:      arith.addf %[[RND]], %[[ZP]] : f32
+// CHECK-NEXT:      arith.constant -1.280000e+02 : f32
+// CHECK-NEXT:      arith.maximumf
+// CHECK-NEXT:      arith.constant 1.270000e+02 : f32
+// CHECK-NEXT:      arith.minimumf
+// CHECK-NEXT:      arith.fptosi %{{.+}} : f32 to i8
+// CHECK:         return %[[QX]], %[[R]]
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @residual(%x: tensor<1x2x2x2xf32>, %acc: tensor<1x2x2x2xi32>) -> (tensor<1x2x2x2xi8>, tensor<1x2x2x2xi8>) {
+  %qx = quantune.quantize %x qparams <si8, scale = 0.04, zero_point = 6> : tensor<1x2x2x2xf32> -> tensor<1x2x2x2xi8>
+  %d = quantune.dequantize %acc qparams <si32, axis = 1, scales = [0.0012, 0.0006]> : tensor<1x2x2x2xi32> -> tensor<1x2x2x2xf32>
+  %e = tensor.empty() : tensor<1x2x2x2xf32>
+  %s = linalg.generic {indexing_maps = [#id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%d, %x : tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>) outs(%e : tensor<1x2x2x2xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %0 = arith.addf %a, %b : f32
+    linalg.yield %0 : f32
+  } -> tensor<1x2x2x2xf32>
+  %q = quantune.quantize %s qparams <si8, scale = 0.08, zero_point = -3> : tensor<1x2x2x2xf32> -> tensor<1x2x2x2xi8>
+  return %qx, %q : tensor<1x2x2x2xi8>, tensor<1x2x2x2xi8>
+}
+
+// -----
+
+// A plain f32 input of the add (a per-channel bias read through (d1)) is
+// added inside the same epilogue, divided by s_out = 0.08, with its map.
+//   acc term: acc * 0.0016 / 0.08 = acc * 0.02 (per tensor)
+// CHECK-DAG:   #[[ID4:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-DAG:   #[[CH:.+]] = affine_map<(d0, d1, d2, d3) -> (d1)>
+// CHECK-LABEL: func.func @bias_add(
+// CHECK-SAME:      %[[B:[^:]+]]: tensor<2xf32>, %[[ACC:[^:]+]]: tensor<1x2x2x2xi32>) -> tensor<1x2x2x2xi8> attributes {quantune.folded_pairs = 1 : i64}
+// CHECK-NOT:     quantune.
+// CHECK:         linalg.generic {indexing_maps = [#[[ID4]], #[[CH]], #[[ID4]]], {{.*}} ins(%[[ACC]], %[[B]] : tensor<1x2x2x2xi32>, tensor<2xf32>) outs(%{{.+}} : tensor<1x2x2x2xi8>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: i32, %[[BC:.+]]: f32, %{{.+}}: i8):
+// CHECK-NEXT:      %[[AF:.+]] = arith.sitofp %[[A]] : i32 to f32
+// CHECK-NEXT:      %[[MUL:.+]] = arith.constant 2.000000e-02 : f32
+// CHECK-NEXT:      %[[AS:.+]] = arith.mulf %[[AF]], %[[MUL]] : f32
+// CHECK-NEXT:      %[[SO:.+]] = arith.constant 8.000000e-02 : f32
+// CHECK-NEXT:      %[[BS:.+]] = arith.divf %[[BC]], %[[SO]] : f32
+// CHECK-NEXT:      %[[SUM:.+]] = arith.addf %[[AS]], %[[BS]] : f32
+// CHECK-NEXT:      math.roundeven %[[SUM]] : f32
+// CHECK-NOT:     quantune.
+// CHECK:         return
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#ch = affine_map<(d0, d1, d2, d3) -> (d1)>
+func.func @bias_add(%b: tensor<2xf32>, %acc: tensor<1x2x2x2xi32>) -> tensor<1x2x2x2xi8> {
+  %d = quantune.dequantize %acc qparams <si32, scale = 0.0016> : tensor<1x2x2x2xi32> -> tensor<1x2x2x2xf32>
+  %e = tensor.empty() : tensor<1x2x2x2xf32>
+  %s = linalg.generic {indexing_maps = [#id4, #ch, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%d, %b : tensor<1x2x2x2xf32>, tensor<2xf32>) outs(%e : tensor<1x2x2x2xf32>) {
+  ^bb0(%a: f32, %c: f32, %out: f32):
+    %0 = arith.addf %a, %c : f32
+    linalg.yield %0 : f32
+  } -> tensor<1x2x2x2xf32>
+  %q = quantune.quantize %s qparams <si8, scale = 0.08> : tensor<1x2x2x2xf32> -> tensor<1x2x2x2xi8>
+  return %q : tensor<1x2x2x2xi8>
+}
+
+// -----
+
+// Average pooling (a pooling sum) does not commute with quantization: the
+// search stops, the dequantize, the pool and the quantize all stay.
+// CHECK-LABEL: func.func @avgpool(
+// CHECK-SAME:      %[[ACC:[^:]+]]: tensor<1x1x4x4xi32>) -> tensor<1x1x2x2xi8> attributes {quantune.folded_pairs = 0 : i64}
+// CHECK-NEXT:    %[[D:.+]] = quantune.dequantize %[[ACC]] qparams <si32, scale = 2.000000e-03> : tensor<1x1x4x4xi32> -> tensor<1x1x4x4xf32>
+// CHECK:         %[[P:.+]] = linalg.pooling_nchw_sum {{.*}} ins(%[[D]], %{{.+}} : tensor<1x1x4x4xf32>, tensor<2x2xf32>)
+// CHECK-NEXT:    %[[Q:.+]] = quantune.quantize %[[P]] qparams <si8, scale = 1.000000e-01> : tensor<1x1x2x2xf32> -> tensor<1x1x2x2xi8>
+// CHECK-NEXT:    return %[[Q]]
+func.func @avgpool(%acc: tensor<1x1x4x4xi32>) -> tensor<1x1x2x2xi8> {
+  %d = quantune.dequantize %acc qparams <si32, scale = 0.002> : tensor<1x1x4x4xi32> -> tensor<1x1x4x4xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x1x2x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
+  %win = tensor.empty() : tensor<2x2xf32>
+  %p = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>}
+      ins(%d, %win : tensor<1x1x4x4xf32>, tensor<2x2xf32>) outs(%init : tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
+  %q = quantune.quantize %p qparams <si8, scale = 0.1> : tensor<1x1x2x2xf32> -> tensor<1x1x2x2xi8>
+  return %q : tensor<1x1x2x2xi8>
+}
+
+// -----
+
+// A float function argument (through a float pad) has no integer producer:
+// its quantize stays, and so does the f32 pad.
+// CHECK-LABEL: func.func @float_input(
+// CHECK-SAME:      %[[X:[^:]+]]: tensor<4xf32>) -> tensor<6xi8> attributes {quantune.folded_pairs = 0 : i64}
+// CHECK:         %[[P:.+]] = tensor.pad %[[X]] low[1] high[1]
+// CHECK:         } : tensor<4xf32> to tensor<6xf32>
+// CHECK-NEXT:    %[[Q:.+]] = quantune.quantize %[[P]] qparams <si8, scale = 1.000000e-01> : tensor<6xf32> -> tensor<6xi8>
+// CHECK-NEXT:    return %[[Q]]
+func.func @float_input(%x: tensor<4xf32>) -> tensor<6xi8> {
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.pad %x low[1] high[1] {
+  ^bb0(%i: index):
+    tensor.yield %zero : f32
+  } : tensor<4xf32> to tensor<6xf32>
+  %q = quantune.quantize %p qparams <si8, scale = 0.1> : tensor<6xf32> -> tensor<6xi8>
+  return %q : tensor<6xi8>
+}

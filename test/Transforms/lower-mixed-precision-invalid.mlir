@@ -1,0 +1,78 @@
+// RUN: quantune-opt %s --split-input-file --verify-diagnostics --quantune-lower-mixed-precision
+// The pass fails, so the tool exits with an error.
+// RUN: not quantune-opt %s --split-input-file --quantune-lower-mixed-precision 2>&1 | FileCheck %s
+
+// An i8 layer without activation parameters cannot be lowered.
+func.func @no_act_qparams(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x2xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
+  // CHECK: lower-mixed-precision-invalid.mlir:[[# @LINE + 2]]:8: error: quantune-lower-mixed-precision: layer 0 ('fc') is i8 but cannot be lowered: it has no 'quantune.act_qparams'
+  // expected-error @+1 {{quantune-lower-mixed-precision: layer 0 ('fc') is i8 but cannot be lowered: it has no 'quantune.act_qparams'}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.name = "fc", quantune.precision = #quantune.precision<i8>}
+    ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+// An i8 layer whose weight is a function argument cannot be lowered.
+func.func @weight_argument(%a: tensor<2x3xf32>, %w: tensor<3x2xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  // CHECK: lower-mixed-precision-invalid.mlir:[[# @LINE + 2]]:8: error: quantune-lower-mixed-precision: layer 3 ('proj') is i8 but cannot be lowered: weight is not a constant (it is a function argument)
+  // expected-error @+1 {{quantune-lower-mixed-precision: layer 3 ('proj') is i8 but cannot be lowered: weight is not a constant (it is a function argument)}}
+  %0 = linalg.matmul {quantune.layer = 3 : i64, quantune.name = "proj", quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+// A weight computed by an op other than a transpose is not a constant either.
+func.func @weight_computed(%a: tensor<2x3xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w0 = arith.constant dense<1.0> : tensor<3x2xf32>
+  %w = arith.addf %w0, %w0 : tensor<3x2xf32>
+  // expected-error @+1 {{quantune-lower-mixed-precision: layer 0 ('') is i8 but cannot be lowered: weight is not a constant (it is computed by 'arith.addf')}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+// Activation parameters must be per tensor: a per-channel attribute is
+// rejected (and printed back in the message).
+func.func @per_channel_act(%a: tensor<2x3xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x2xf32>
+  // CHECK: lower-mixed-precision-invalid.mlir:[[# @LINE + 2]]:8: error: layer 0: 'quantune.act_qparams' must be a per-tensor #quantune.qparams, got #quantune.qparams<si8, axis = 1, scales = [5.000000e-01, 2.500000e-01, 1.250000e-01]>
+  // expected-error @+1 {{layer 0: 'quantune.act_qparams' must be a per-tensor #quantune.qparams, got #quantune.qparams<si8, axis = 1, scales = [5.000000e-01, 2.500000e-01, 1.250000e-01]>}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, axis = 1, scales = [0.5, 0.25, 0.125]>}
+    ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+// NaN weights are reported.
+func.func @nan_weight(%a: tensor<2x2xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<[[1.0, 0x7FC00000], [-1.0, 0.0]]> : tensor<2x2xf32>
+  // expected-error @+1 {{layer 0 has 1 NaN or infinite weight value(s)}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%a, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+// A bias that does not fit the i32 accumulator: s_x * s_w = 0.001 * 1/127,
+// so a bias of 1.0e5 is 1.27e10 accumulator units (> 2^31 - 1).
+func.func @bias_overflow(%a: tensor<1x2xf32>) -> tensor<1x2xf32> {
+  %w = arith.constant dense<[[1.0, 1.0], [-1.0, 0.5]]> : tensor<2x2xf32>
+  %b = arith.constant 1.0e5 : f32
+  %e = tensor.empty() : tensor<1x2xf32>
+  %init = linalg.fill ins(%b : f32) outs(%e : tensor<1x2xf32>) -> tensor<1x2xf32>
+  // expected-error @+1 {{quantune-lower-mixed-precision: layer 0 ('big') has a bias that does not fit an i32 accumulator}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.name = "big", quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.001>}
+    ins(%a, %w : tensor<1x2xf32>, tensor<2x2xf32>) outs(%init : tensor<1x2xf32>) -> tensor<1x2xf32>
+  return %0 : tensor<1x2xf32>
+}
