@@ -102,7 +102,7 @@ def main() -> int:
             analysis_s = time.perf_counter() - start
             labelled = run_quantune_opt(import_onnx(load_onnx(path)), ["--quantune-label-layers"])
             function = _function_name(labelled)
-            entry: dict = {"layers": len(plan.layers), "int8_layers_plan": plan.int8_layers(),
+            entry: dict = {"layers": len(plan.layers), "int8_layers_plan": plan.int8_layers,
                            "analysis_seconds": round(analysis_s, 1), "variants": {}}
             recipes = RECIPES if name == "resnet18" and not args.skip_recipes else {}
             for variant, (precision, fold) in VARIANTS.items():

@@ -19,8 +19,13 @@ Flags are routed as follows:
   global optimization, preprocessing, VM): ``Session.set_flags``;
 * every other flag (``--mlir-*``, codegen and LLVM options, which are
   process-global ``llvm::cl`` options): IREE's global command line
-  (``ireeCompilerSetupGlobalCL``), after a check in a child Python process,
-  because LLVM's parser exits the process on a bad flag.
+  (``ireeCompilerSetupGlobalCL``, set up once per process as iree-compile
+  does), after a check in a child Python process, because LLVM's parser
+  exits the process it runs in on a bad flag.
+
+Diagnostics reach a callback (``ireeCompilerInvocationEnableCallbackDiagnostics``):
+errors become one :class:`QuantuneError` line (exit status 2), warnings are
+printed. The result is written atomically, so a failure leaves no file.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 from quantune_mlir.errors import QuantuneError
 
@@ -42,6 +47,7 @@ if TYPE_CHECKING:  # importing iree.compiler.api loads the compiler library
     from iree.compiler.api import Invocation, Output, Session
 
 PROG = "quantune-iree-compile"
+T = TypeVar("T")
 
 # iree-compile's main-program flags that take a value: the ToolOptions field
 # and the accepted values (None: any). They are not compiler-session options.
@@ -157,8 +163,9 @@ def split_args(argv: Sequence[str]) -> Arguments:
             args.version = True
         elif arg.startswith("--quantune-"):
             quantune.append(arg)
-            if arg in _QUANTUNE_VALUE_FLAGS:
-                quantune.append(next(it, ""))
+            value = next(it, None) if arg in _QUANTUNE_VALUE_FLAGS else None
+            if value is not None:  # a missing value is left for argparse to report
+                quantune.append(value)
         elif name in _TOOL_VALUE_FLAGS:
             attr, choices = _TOOL_VALUE_FLAGS[name]
             value = arg.partition("=")[2] if "=" in arg else next(it, "")
@@ -234,7 +241,7 @@ class _Diagnostics:
         return QuantuneError(first + (f" (and {more} more error{'s' * (more > 1)})" if more else ""))
 
 
-def _iree_call(fn: Callable[[], object], what: str) -> object:
+def _iree_call(fn: Callable[[], T], what: str) -> T:
     """Runs an iree.compiler.api call whose errors are raised as ValueError."""
     try:
         return fn()
@@ -266,18 +273,20 @@ def _check_global_flags(flags: Sequence[str]) -> None:
 
 
 def _setup_global_flags(flags: list[str]) -> None:
-    """Sets process-global compiler flags (once per process, as iree-compile does)."""
+    """Sets up IREE's global command line once per process, as iree-compile
+    does, even with no flags: sessions then start from the command-line
+    defaults (the C output format, for one, reads its options only there)."""
     global _global_cl_flags
     if _global_cl_flags is not None:
         if flags != _global_cl_flags:
             raise QuantuneError("IREE's global flags can only be set once per process")
         return
-    if flags:
-        from iree.compiler.api import _initializeGlobalCL
+    from iree.compiler.api import _initializeGlobalCL
 
+    if flags:
         _check_global_flags(flags)
-        _initializeGlobalCL(PROG, *flags)
-        _global_cl_flags = flags
+    _initializeGlobalCL(PROG, *flags)
+    _global_cl_flags = flags
 
 
 def open_session(iree_flags: Sequence[str]) -> Session:
@@ -431,19 +440,29 @@ def quantune_stage(text: str, options: argparse.Namespace, iree_flags: Sequence[
 # ---------------------------------------------------------------------------
 
 def _write_output(path: str, data: bytes) -> None:
-    from quantune_mlir.fileio import write_bytes
+    """Writes the result atomically, with the permissions iree-compile's would get."""
+    from quantune_mlir.fileio import atomic_path
 
-    if path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        write_bytes(path, data)
+    try:
+        if path == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            return
+        umask = os.umask(0)
+        os.umask(umask)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+            tmp.chmod(0o666 & ~umask)
+    except OSError as exc:
+        raise QuantuneError(f"cannot write '{path}': {exc.strerror}") from None
 
 
 def run(args: Arguments) -> int:
     if args.input is None:
         raise QuantuneError("no input file; give INPUT.mlir or '-' for stdin (see --help)")
     q = args.quantune
+    if q.quantune_plan == "":
+        raise QuantuneError("--quantune-plan needs a file name")
     if not q.quantune_plan:
         used = [flag for flag, on in (("--quantune-emit-mlir", q.quantune_emit_mlir), ("--quantune-no-fold",
                 q.quantune_no_fold), ("--quantune-label", q.quantune_label), ("--quantune-precision",

@@ -266,3 +266,17 @@ func.func @float_input(%x: tensor<4xf32>) -> tensor<6xi8> {
   %q = quantune.quantize %p qparams <si8, scale = 0.1> : tensor<6xf32> -> tensor<6xi8>
   return %q : tensor<6xi8>
 }
+
+// -----
+
+// Per-channel zero points on an accumulator are not folded, and the count
+// says so: the pair stays.
+// CHECK-LABEL: func.func @per_channel_zero_points
+// CHECK-SAME: quantune.folded_pairs = 0
+// CHECK: quantune.dequantize
+// CHECK: quantune.quantize
+func.func @per_channel_zero_points(%acc: tensor<1x2xi32>) -> tensor<1x2xi8> {
+  %d = quantune.dequantize %acc qparams <si32, axis = 1, scales = [2.0e-3, 5.0e-4], zero_points = [1, 0]> : tensor<1x2xi32> -> tensor<1x2xf32>
+  %q = quantune.quantize %d qparams <si8, scale = 1.000000e-01> : tensor<1x2xf32> -> tensor<1x2xi8>
+  return %q : tensor<1x2xi8>
+}

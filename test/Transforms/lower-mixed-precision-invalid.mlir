@@ -32,7 +32,7 @@ func.func @weight_argument(%a: tensor<2x3xf32>, %w: tensor<3x2xf32>, %c: tensor<
 func.func @weight_computed(%a: tensor<2x3xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
   %w0 = arith.constant dense<1.0> : tensor<3x2xf32>
   %w = arith.addf %w0, %w0 : tensor<3x2xf32>
-  // expected-error @+1 {{quantune-lower-mixed-precision: layer 0 ('') is i8 but cannot be lowered: weight is not a constant (it is computed by 'arith.addf')}}
+  // expected-error @+1 {{quantune-lower-mixed-precision: layer 0 is i8 but cannot be lowered: weight is not a constant (it is computed by 'arith.addf')}}
   %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
     ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
@@ -75,4 +75,16 @@ func.func @bias_overflow(%a: tensor<1x2xf32>) -> tensor<1x2xf32> {
   %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.name = "big", quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.001>}
     ins(%a, %w : tensor<1x2xf32>, tensor<2x2xf32>) outs(%init : tensor<1x2xf32>) -> tensor<1x2xf32>
   return %0 : tensor<1x2xf32>
+}
+
+// -----
+
+// The lowering computes in si8 only; other activation storage types are
+// rejected with the layer named (annotate accepts any siN/uiN).
+func.func @act_qparams_si16(%a: tensor<2x3xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x2xf32>
+  // expected-error @+1 {{quantune-lower-mixed-precision: layer 0 ('fc16') needs si8 activation qparams, got 'si16'}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.name = "fc16", quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si16, scale = 0.5>}
+    ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
 }

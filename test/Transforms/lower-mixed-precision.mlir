@@ -144,7 +144,7 @@ func.func @strided(%x: tensor<1x1x5x5xf32>) -> tensor<1x1x2x2xf32> {
 // b and n, so the weight has ONE scale for the whole tensor and the
 // dequantize is per tensor. The zero-point correction is still per (b, n).
 //   s_w = max|W| / 127 = 2/127; q = [[[32, -16], [70, 6]], [[-127, 19], [38, -3]]]
-//     (15.875*2 = 31.75, -15.875, 69.85, 6.35, 19.05, 38.1, -3.175)
+//     (W * 127 / 2 = [[[31.75, -15.875], [69.85, 6.35]], [[-127, 19.05], [38.1, -3.175]]])
 //   sum over k: [[102, -10], [-89, 16]], zp_x = 1 -> init = [[-102, 10], [89, -16]]
 //   s_x * s_w = 0.5 * 2 / 127 = 7.874016e-3
 // CHECK-LABEL: func.func @bmm(

@@ -104,6 +104,8 @@ struct ExpandQuantOpsPass
                                         bound(qparams.getStorageMin()));
           v = arith::MinimumFOp::create(nb, nl, v,
                                         bound(qparams.getStorageMax()));
+          if (!qparams.isSignedStorage())
+            return arith::FPToUIOp::create(nb, nl, intType, v);
           return arith::FPToSIOp::create(nb, nl, intType, v);
         });
   }
@@ -117,7 +119,7 @@ struct ExpandQuantOpsPass
         b, loc, dq.getInput(), floatType, operands.inputs, operands.maps,
         [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
           auto [scale, zeroPoint] = scalarParams(nb, nl, qparams, args);
-          Value v = arith::SIToFPOp::create(nb, nl, nb.getF32Type(), args[0]);
+          Value v = buildIntToFloat(nb, nl, args[0], qparams);
           v = arith::SubFOp::create(nb, nl, v, zeroPoint);
           v = arith::MulFOp::create(nb, nl, v, scale);
           return castFloat(nb, nl, v, floatType);

@@ -237,7 +237,6 @@ Value Folder::materializeImpl(Value x, QParamsAttr p, int64_t lo, int64_t hi) {
 
   if (isa<DequantizeOp>(def)) {
     SmallVector<OpOperand *> inputs{&def->getOpOperand(0)};
-    ++numFolded;
     return buildEpilogue(x, p, lo, hi, inputs);
   }
 
@@ -346,14 +345,16 @@ Value Folder::buildEpilogue(Value x, QParamsAttr p, int64_t lo, int64_t hi,
       map = generic.getMatchingIndexingMap(input);
     Value intValue;
     QParamsAttr intParams;
+    bool fromDequantize = false;
     if (auto dq = dyn_cast<DequantizeOp>(owner)) {
       intValue = dq.getInput();
       intParams = dq.getQparams();
+      fromDequantize = true;
     } else if (auto dq = v.getDefiningOp<DequantizeOp>();
                dq && map.isIdentity()) {
       intValue = dq.getInput();
       intParams = dq.getQparams();
-      ++folded;
+      fromDequantize = true;
     } else if (auto it = forms.find(v); it != forms.end() && map.isIdentity()) {
       intValue = it->second.first;
       intParams = it->second.second;
@@ -369,6 +370,8 @@ Value Folder::buildEpilogue(Value x, QParamsAttr p, int64_t lo, int64_t hi,
       continue;
     }
     anyInt = true;
+    if (fromDequantize)
+      ++folded;
     Term term{true, intParams, static_cast<unsigned>(operands.size()), 0};
     operands.push_back(intValue);
     maps.push_back(identity);
@@ -399,7 +402,7 @@ Value Folder::buildEpilogue(Value x, QParamsAttr p, int64_t lo, int64_t hi,
         for (const Term &term : terms) {
           Value v = args[term.operand];
           if (term.isInt) {
-            v = arith::SIToFPOp::create(nb, nl, f32, v);
+            v = buildIntToFloat(nb, nl, v, term.qparams);
             if (!term.qparams.isPerChannel()) {
               if (int64_t zp = term.qparams.getZeroPoints()[0])
                 v = arith::SubFOp::create(nb, nl, v, constant(zp));
@@ -415,7 +418,7 @@ Value Folder::buildEpilogue(Value x, QParamsAttr p, int64_t lo, int64_t hi,
           sum = sum ? arith::AddFOp::create(nb, nl, sum, v).getResult() : v;
         }
         return buildRoundClampToInt(nb, nl, sum, p.getZeroPoints()[0], lo, hi,
-                                    intType);
+                                    intType, p.isSignedStorage());
       });
 }
 

@@ -144,9 +144,11 @@ private:
 LogicalResult LowerMixedPrecisionPass::lowerLayer(linalg::LinalgOp layer) {
   int64_t id = *getLayerId(layer);
   auto fail = [&]() {
-    return layer->emitError()
-           << "quantune-lower-mixed-precision: layer " << id << " ('"
-           << getLayerName(layer) << "') ";
+    InFlightDiagnostic diag = layer->emitError();
+    diag << "quantune-lower-mixed-precision: layer " << id << " ";
+    if (!getLayerName(layer).empty())
+      diag << "('" << getLayerName(layer) << "') ";
+    return diag;
   };
   std::string reason;
   FailureOr<std::optional<LayerQuantization>> prepared =
@@ -156,6 +158,9 @@ LogicalResult LowerMixedPrecisionPass::lowerLayer(linalg::LinalgOp layer) {
   if (!*prepared)
     return fail() << "is i8 but cannot be lowered: " << reason;
   LayerQuantization &quant = **prepared;
+  IntegerType storage = quant.actQParams.getStorageType();
+  if (!storage.isSigned() || storage.getWidth() != 8)
+    return fail() << "needs si8 activation qparams, got " << storage;
   if (layer.getNumDpsInputs() != 2 || layer.getNumDpsInits() != 1 ||
       layer->getNumResults() != 1)
     return fail() << "must have two inputs and one tensor result";

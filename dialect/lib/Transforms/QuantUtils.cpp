@@ -249,7 +249,8 @@ Value mlir::quantune::buildF32Vector(OpBuilder &b, Location loc,
 
 Value mlir::quantune::buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
                                            int64_t zeroPoint, int64_t lo,
-                                           int64_t hi, IntegerType intType) {
+                                           int64_t hi, IntegerType intType,
+                                           bool isSigned) {
   auto constant = [&](double value) -> Value {
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
   };
@@ -258,5 +259,14 @@ Value mlir::quantune::buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
     q = arith::AddFOp::create(b, loc, q, constant(zeroPoint));
   q = arith::MaximumFOp::create(b, loc, q, constant(lo));
   q = arith::MinimumFOp::create(b, loc, q, constant(hi));
+  if (!isSigned)
+    return arith::FPToUIOp::create(b, loc, intType, q);
   return arith::FPToSIOp::create(b, loc, intType, q);
+}
+
+Value mlir::quantune::buildIntToFloat(OpBuilder &b, Location loc, Value v,
+                                      QParamsAttr qparams) {
+  if (qparams.isSignedStorage())
+    return arith::SIToFPOp::create(b, loc, b.getF32Type(), v);
+  return arith::UIToFPOp::create(b, loc, b.getF32Type(), v);
 }

@@ -105,11 +105,15 @@ Value buildParallelGeneric(
 /// A 1-D f32 constant tensor holding `values`.
 Value buildF32Vector(OpBuilder &b, Location loc, ArrayRef<double> values);
 
-/// Scalar `clamp(roundeven(v) + zeroPoint, lo, hi)` converted to `intType`,
-/// for an f32 value `v` already divided by the scale.
+/// Scalar `clamp(roundeven(v) + zeroPoint, lo, hi)` converted to the
+/// signless `intType` (read as unsigned when `isSigned` is false), for an f32
+/// value `v` already divided by the scale.
 Value buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
                            int64_t zeroPoint, int64_t lo, int64_t hi,
-                           IntegerType intType);
+                           IntegerType intType, bool isSigned = true);
+
+/// The f32 value of a signless integer scalar holding `qparams` storage.
+Value buildIntToFloat(OpBuilder &b, Location loc, Value v, QParamsAttr qparams);
 
 } // namespace quantune
 } // namespace mlir
