@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from report_lowering import lowering_section  # noqa: E402
+from report_zoo import zoo_section  # noqa: E402
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -151,6 +152,10 @@ def main() -> int:
         notes = Path(__file__).parent / "lowering_notes.md"
         if notes.is_file():
             lines += [""] + notes.read_text().rstrip().splitlines()
+    zoo_path = out / "zoo.json"
+    if zoo_path.is_file():
+        docs = Path(__file__).resolve().parent.parent / "docs"
+        lines += [""] + zoo_section(json.loads(zoo_path.read_text()), docs)
     print("\n".join(lines))
     return 0
 

@@ -1,0 +1,86 @@
+"""A plan for another budget, without running the model again.
+
+The measured metrics of a plan do not depend on the budget: only the final
+cut does. ``replan`` re-runs that cut (``quantune-assign-precision``) on the
+labelled IR annotated with the plan's activation qparams and metrics, so a
+Pareto curve over budgets costs one analysis. ``random_metrics`` gives the
+random-ranking control: random scores in place of the activation SQNR,
+ranked with ratio 0,1,0,0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from quantune_mlir.layers import list_layers
+from quantune_mlir.opt import run_quantune_opt
+from quantune_mlir.plan import Plan
+
+_METRICS = ("weight_sqnr", "act_sqnr", "weight_mse", "act_mse")
+
+
+def replan(
+    plan: Plan,
+    labelled: str,
+    budget: str,
+    *,
+    ratio: Sequence[float] | None = None,
+    act_sqnr: Mapping[int, float] | None = None,
+    method: str | None = None,
+) -> Plan:
+    """``plan`` with precisions re-assigned under ``budget``.
+
+    ``labelled`` is the model's IR after ``quantune-label-layers``.
+    ``act_sqnr`` replaces the activation SQNR of the given layers (used by
+    the random control). ``ratio`` defaults to the plan's own.
+    """
+    ratio = list(plan.ratio if ratio is None else ratio)
+    entries = []
+    for layer in plan.layers:
+        if layer.act_scale is None or layer.act_zero_point is None:
+            continue
+        metrics = {k: getattr(layer, k) for k in ("act_sqnr", "act_mse") if getattr(layer, k) is not None}
+        if act_sqnr is not None and layer.id in act_sqnr:
+            metrics["act_sqnr"] = float(act_sqnr[layer.id])
+        entry: dict[str, object] = {
+            "id": layer.id,
+            "act_qparams": {"storage": "si8", "scale": layer.act_scale, "zero_point": layer.act_zero_point},
+        }
+        if metrics:
+            entry["metrics"] = metrics
+        entries.append(entry)
+    with tempfile.TemporaryDirectory(prefix="quantune-replan-") as tmp:
+        notes = Path(tmp) / "metrics.json"
+        notes.write_text(json.dumps({"version": 1, "layers": entries}))
+        assigned = run_quantune_opt(labelled, [
+            "--quantune-weight-metrics",
+            f"--quantune-annotate=file={notes}",
+            f"--quantune-assign-precision=ratio={','.join(repr(float(r)) for r in ratio)} budget={budget}",
+        ])
+    chosen = {layer.id: layer for layer in list_layers(assigned)}
+    layers = [
+        dataclasses.replace(
+            layer,
+            precision=chosen[layer.id].precision or "f32",
+            sensitivity=chosen[layer.id].metrics.get("sensitivity", layer.sensitivity),
+        )
+        for layer in plan.layers
+    ]
+    return dataclasses.replace(plan, budget=budget, ratio=ratio, layers=layers, method=method or plan.method)
+
+
+def random_metrics(plan: Plan, seed: int) -> dict[int, float]:
+    """Seeded random scores for every layer, for the random-ranking control."""
+    rng = np.random.default_rng(seed)
+    return {layer.id: float(rng.uniform(0.0, 60.0)) for layer in plan.layers}
+
+
+def random_plan(plan: Plan, labelled: str, budget: str, seed: int = 0) -> Plan:
+    """The random-ranking control at ``budget``."""
+    return replan(plan, labelled, budget, ratio=(0.0, 1.0, 0.0, 0.0), act_sqnr=random_metrics(plan, seed), method="random")
