@@ -23,6 +23,8 @@ step by step:
   quantune compile clean.mlir --target host -o model.vmfb
   quantune run model.vmfb --input x.npy
   quantune analyze model.onnx --calib calib.npy -o plan.json
+  quantune evaluate model.vmfb --data val.npz --reference model.onnx
+  quantune bench model.vmfb --threads 1 --repetitions 10
 
 Errors print one line and exit with status 2. See docs/cli.md.
 """
@@ -196,6 +198,61 @@ def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
                    help="static shape for a dynamic input, as for import")
 
 
+def _check_output_dir(path: str | None) -> None:
+    """Fails before a long run, not after it, when an output's directory is missing."""
+    if path is not None:
+        parent = Path(path).parent
+        if not parent.is_dir():
+            raise QuantuneError(f"output directory '{parent}' does not exist")
+
+
+def _write_json(path: str, data: dict) -> None:
+    import json
+
+    from quantune_mlir.fileio import write_text
+
+    write_text(path, json.dumps(data, indent=2) + "\n")
+    _progress(f"wrote {path}")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from quantune_mlir.calib_data import ImageSpec
+    from quantune_mlir.evaluate import evaluate_module
+
+    _check_output_dir(args.json)
+    image_spec = ImageSpec.parse(args.image_spec) if args.image_spec else None
+    result = evaluate_module(
+        args.module, args.data, labels=args.labels, reference=args.reference, device=args.device,
+        function=args.function, limit=args.limit, batch_axis=args.batch_axis, image_spec=image_spec,
+    )
+    print(result.summary())
+    if args.json:
+        _write_json(args.json, result.as_dict())
+    return 0
+
+
+def _format_bytes(size: int) -> str:
+    return f"{size / 1e6:.2f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from quantune_mlir.evaluate import module_latency
+
+    _check_output_dir(args.json)
+    function, latency = module_latency(
+        args.module, device=args.device, function=args.function, threads=args.threads, repetitions=args.repetitions,
+    )
+    size = Path(args.module).stat().st_size
+    print(
+        f"{function}: median {latency.median_ms:.4f} ms (min {latency.min_ms:.4f} - max {latency.max_ms:.4f} ms, "
+        f"stdev {latency.stdev_ms:.4f} ms) over {latency.repetitions} repetitions, "
+        f"{latency.threads} thread(s) on {args.device}; module {_format_bytes(size)}"
+    )
+    if args.json:
+        _write_json(args.json, {**latency.as_dict(), "function": function, "device": args.device, "module_bytes": size})
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from quantune_mlir.demo import run_demo
 
@@ -282,6 +339,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emit-mlir", metavar="DIR", help="write the IR of every stage to DIR")
     _add_analysis_flags(p)
     p.set_defaults(func=_cmd_quantize)
+
+    p = sub.add_parser("evaluate", help="accuracy of a module on labelled data, or agreement with a reference",
+                       description="Run a compiled classifier over a data set and report top-1/top-5 accuracy "
+                       "against labels and/or top-1/top-5 agreement, mean KL divergence and the largest logit "
+                       "difference against a reference model (.vmfb or .onnx in onnxruntime).")
+    p.add_argument("module", help="the .vmfb file")
+    p.add_argument("--data", required=True, metavar="DATA",
+                   help="inputs: an .npz with x (and optionally labels y), an .npy (N x input shape), a folder of "
+                   ".npy files, or a folder of images with --image-spec")
+    p.add_argument("--labels", metavar="LABELS.npy", help="integer class labels, one per sample (default: y in DATA)")
+    p.add_argument("--reference", metavar="REF", help="a reference model: another .vmfb (run on --device) or an .onnx")
+    p.add_argument("--device", default="local-task",
+                   help="IREE device: local-task (CPU, threaded), local-sync, or vulkan; default: local-task")
+    p.add_argument("--function", help="function to call; default: the module's only exported function")
+    p.add_argument("--limit", type=int, help="use only the first N samples (and labels)")
+    p.add_argument("--batch-axis", action="store_true",
+                   help="the module's first input dimension B is a batch: DATA holds single rows "
+                   "(N x input shape without it), run B at a time, one label per row")
+    p.add_argument("--image-spec", help="preprocessing for an image folder, as for analyze")
+    p.add_argument("--json", metavar="OUT.json", help="also write the results as JSON")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("bench", help="latency of a module with iree-benchmark-module",
+                       description="Time a compiled module's function with iree-benchmark-module on zero-filled "
+                       "inputs of the shapes in its signature; prints the median and spread over repetitions.")
+    p.add_argument("module", help="the .vmfb file")
+    p.add_argument("--device", default="local-task",
+                   help="IREE device: local-task (CPU, threaded), local-sync, or vulkan; default: local-task")
+    p.add_argument("--threads", type=int, default=1, help="worker threads (local-task only); default: 1")
+    p.add_argument("--repetitions", type=int, default=10, help="timed repetitions; default: 10")
+    p.add_argument("--function", help="function to time; default: the module's only exported function")
+    p.add_argument("--json", metavar="OUT.json", help="also write the latency (ms) and module size as JSON")
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("demo", help="build the bundled model, import, compile, run, compare with onnxruntime",
                        description="The end-to-end check on a bundled model: build it, import it, label its "
