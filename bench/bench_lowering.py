@@ -7,7 +7,8 @@
    plan, then four modules compiled with the chosen recipe and measured side
    by side with iree-benchmark-module at 1 and 2 threads:
    fp32, all-int8, mixed (the plan, folded) and naive mixed (the plan with a
-   quantize/dequantize pair around every int8 layer).
+   quantize/dequantize pair around every int8 layer); plus mixed-w0.3, the
+   same analysis re-cut under the budget weight-bytes = 0.3x fp32.
 
 Usage: python bench/bench_lowering.py --out bench/out/lowering.json
 """
@@ -37,6 +38,7 @@ from quantune_mlir.lowering import lower_plan  # noqa: E402
 from quantune_mlir.onnx_model import load_onnx  # noqa: E402
 from quantune_mlir.opt import run_quantune_opt  # noqa: E402
 from quantune_mlir.quantize import weight_bytes  # noqa: E402
+from quantune_mlir.replan import replan  # noqa: E402
 from quantune_mlir.targets import CPU_RECIPE, IMG2COL, parse_target  # noqa: E402
 
 RECIPES = {
@@ -49,6 +51,8 @@ VARIANTS = {  # name: (precision, fold)
     "int8": ("int8", True),
     "mixed": ("plan", True),
     "naive": ("plan", False),
+    # The same metrics cut under a weight-size budget of 0.3x fp32.
+    "mixed-w0.3": ("plan", True),
 }
 assert RECIPES["dt+uk+img2col"][-1] == IMG2COL
 
@@ -105,9 +109,12 @@ def main() -> int:
             entry: dict = {"layers": len(plan.layers), "int8_layers_plan": plan.int8_layers,
                            "analysis_seconds": round(analysis_s, 1), "variants": {}}
             recipes = RECIPES if name == "resnet18" and not args.skip_recipes else {}
+            fp32_total = weight_bytes(plan, "fp32")[0]
+            sized = replan(plan, labelled, f"weight-bytes={int(0.3 * fp32_total)}")
             for variant, (precision, fold) in VARIANTS.items():
-                lowered = lower_plan(labelled, plan, fold=fold, precision=precision)
-                fp32_b, bytes_ = weight_bytes(plan, precision)
+                vplan = sized if variant == "mixed-w0.3" else plan
+                lowered = lower_plan(labelled, vplan, fold=fold, precision=precision)
+                fp32_b, bytes_ = weight_bytes(vplan, precision)
                 record = {"int8_layers": lowered.int8_layers, "folded_pairs": lowered.folded_pairs,
                           "weight_bytes": bytes_, "weight_bytes_fp32": fp32_b}
                 vmfb = Path(tmp) / f"{name}-{variant}.vmfb"

@@ -12,6 +12,14 @@ def _spread(record: dict, threads: str) -> str:
     return f"{lat['median_ms']:.2f} ({lat['min_ms']:.2f}–{lat['max_ms']:.2f})"
 
 
+def _sized(v: dict, layers: int) -> str:
+    sized = v.get("mixed-w0.3")
+    if not sized:
+        return "–"
+    w = sized["weight_bytes"] / sized["weight_bytes_fp32"]
+    return f"{w:.2f} ({sized['int8_layers'] / layers:.0%}), {_ms(sized, '1t') / _ms(v['fp32'], '1t'):.2f}"
+
+
 def lowering_section(data: dict) -> list[str]:
     size, calib = data["size"], data["calibration_inputs"]
     lines = [
@@ -61,8 +69,9 @@ def lowering_section(data: dict) -> list[str]:
         "<= 0.3x fp32 when 75% or more of the layers are int8.",
         "",
         "| model | naive / mixed 1t | naive / mixed 2t | mixed / fp32 1t | mixed / fp32 2t | int8 / fp32 1t | "
-        "weights mixed / fp32 (int8 share) | weights int8 / fp32 | module MB fp32 / mixed / int8 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "weights mixed / fp32 (int8 share) | weights int8 / fp32 | mixed-w0.3: weights (int8 share), latency / fp32 1t "
+        "| module MB fp32 / mixed / int8 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in models.items():
         v = m["variants"]
@@ -74,6 +83,7 @@ def lowering_section(data: dict) -> list[str]:
             f"{_ms(v['naive'], '2t') / _ms(v['mixed'], '2t'):.2f} | "
             f"{_ms(v['mixed'], '1t') / _ms(v['fp32'], '1t'):.2f} | {_ms(v['mixed'], '2t') / _ms(v['fp32'], '2t'):.2f} | "
             f"{_ms(v['int8'], '1t') / _ms(v['fp32'], '1t'):.2f} | {w_mixed:.2f} ({share:.0%}) | {w_int8:.2f} | "
+            f"{_sized(v, m['layers'])} | "
             f"{v['fp32']['module_bytes'] / 1e6:.1f} / {v['mixed']['module_bytes'] / 1e6:.1f} / "
             f"{v['int8']['module_bytes'] / 1e6:.1f} |"
         )

@@ -263,14 +263,18 @@ def _figure(width: float, height: float) -> Any:
 
 
 def figure_to_svg(fig: Any) -> str:
-    """The figure as an ``<svg>`` element, without the XML prolog and doctype."""
+    """The figure as an inline ``<svg>`` element.
+
+    The XML prolog, doctype and RDF metadata block (creator, namespaces) are
+    dropped: they mean nothing inside an HTML page.
+    """
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     start = text.find("<svg")
     if start < 0:
         raise QuantuneError("report: matplotlib produced no <svg> element")
-    return text[start:].strip()
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text[start:], count=1, flags=re.S).strip()
 
 
 def bar_gid(layer_id: int) -> str:
