@@ -18,9 +18,9 @@ name           published model             width reduction                    ot
 resnet18       ResNet-18 v1, basic blocks  base width 64 -> 16 (1/4):         stem 7x7/2 conv + 3x3/2 max pool
                [2, 2, 2, 2]                stages 16, 32, 64, 128 channels    -> one 3x3/1 conv; projection
                                                                               (1x1 conv + BN) shortcuts
-resnet50       ResNet-50 v1, bottleneck    base width 64 -> 16 (1/4):         as resnet18; stride on the first
-               blocks [3, 4, 6, 3]         bottleneck widths 16, 32, 64, 128  1x1 conv of a block (v1, as in
-                                           (outputs x4: 64 ... 512)           the paper; v1.5 puts it on 3x3)
+resnet50       ResNet-50 v1, bottleneck    base width 64 -> 8 (1/8):          as resnet18; stride on the first
+               blocks [3, 4, 6, 3]         bottleneck widths 8, 16, 32, 64    1x1 conv of a block (v1, as in
+                                           (outputs x4: 32 ... 256)           the paper; v1.5 puts it on 3x3)
 squeezenet     SqueezeNet 1.0, fire        all channels / 2: stem 48,         stem 7x7/2 conv (96) -> 3x3/1
                modules 2-9                 fire squeeze/expand halved         conv (48); the three 3x3/2
                                            (fire2 8/32/32 ... fire9 32/128/   ceil-mode max pools are kept
@@ -146,7 +146,7 @@ def resnet18(width: int = 16) -> ResNet:
     return ResNet(BasicBlock, [2, 2, 2, 2], width)
 
 
-def resnet50(width: int = 16) -> ResNet:
+def resnet50(width: int = 8) -> ResNet:
     return ResNet(Bottleneck, [3, 4, 6, 3], width)
 
 
@@ -309,7 +309,7 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
 # One line per model, recorded in the model's JSON next to its accuracy.
 REDUCTIONS = {
     "resnet18": "ResNet-18 v1, base width 64 -> 16 (stages 16/32/64/128); 3x3/1 stem, no max pool",
-    "resnet50": "ResNet-50 v1, base width 64 -> 16 (bottleneck widths 16/32/64/128, outputs x4); 3x3/1 stem, no max pool",
+    "resnet50": "ResNet-50 v1, base width 64 -> 8 (bottleneck widths 8/16/32/64, outputs x4 = 32..256); 3x3/1 stem, no max pool",
     "squeezenet": "SqueezeNet 1.0, all channels / 2 (stem 48, fire2 8/32/32 .. fire9 32/128/128); 3x3/1 stem; BN added",
     "vgg16": "VGG-16 (config D), convs / 4 (16..128), FC hidden 4096 -> 1024, no 7x7 adaptive pool; BN added",
     "mobilenetv2": "MobileNetV2, width_mult 0.5 (last conv 1280 kept); stem stride 2 -> 1",

@@ -280,3 +280,22 @@ func.func @per_channel_zero_points(%acc: tensor<1x2xi32>) -> tensor<1x2xi8> {
   %q = quantune.quantize %d qparams <si8, scale = 1.000000e-01> : tensor<1x2xf32> -> tensor<1x2xi8>
   return %q : tensor<1x2xi8>
 }
+
+// -----
+
+// Concatenation commutes with per-tensor quantization: both accumulators are
+// requantized to the output scale (multipliers 0.01/0.1 = 0.1 and
+// 0.02/0.1 = 0.2) and concatenated as i8; two pairs are removed.
+// CHECK-LABEL: func.func @concat_fold
+// CHECK-SAME: quantune.folded_pairs = 2
+// CHECK-NOT: quantune.
+// CHECK: arith.constant 1.000000e-01 : f32
+// CHECK: arith.constant 2.000000e-01 : f32
+// CHECK: tensor.concat dim(1) {{.*}} : (tensor<1x2xi8>, tensor<1x3xi8>) -> tensor<1x5xi8>
+func.func @concat_fold(%a: tensor<1x2xi32>, %b: tensor<1x3xi32>) -> tensor<1x5xi8> {
+  %da = quantune.dequantize %a qparams <si32, scale = 1.000000e-02> : tensor<1x2xi32> -> tensor<1x2xf32>
+  %db = quantune.dequantize %b qparams <si32, scale = 2.000000e-02> : tensor<1x3xi32> -> tensor<1x3xf32>
+  %c = tensor.concat dim(1) %da, %db : (tensor<1x2xf32>, tensor<1x3xf32>) -> tensor<1x5xf32>
+  %q = quantune.quantize %c qparams <si8, scale = 1.000000e-01> : tensor<1x5xf32> -> tensor<1x5xi8>
+  return %q : tensor<1x5xi8>
+}

@@ -22,6 +22,7 @@ import dataclasses
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -124,9 +125,16 @@ def models(workdir: Path) -> dict[str, Model]:
 
 
 @pytest.fixture(scope="module")
-def plans(models: dict[str, Model], calib: np.ndarray) -> dict[str, Plan]:
-    """One analysis per model (the default quantunev2 method and budget)."""
-    return {name: analyze(m.path, calib) for name, m in models.items()}
+def plans(models: dict[str, Model], calib: np.ndarray, cli_run: "CliRun") -> dict[str, Plan]:
+    """One analysis per model (the default quantunev2 method and budget).
+
+    The two analyses run in two threads (their work is in subprocesses and
+    the IREE runtime), while the CLI run of section 6 goes on in the
+    background: it is requested here only so that it starts first.
+    """
+    with ThreadPoolExecutor(2) as pool:
+        futures = {name: pool.submit(analyze, m.path, calib) for name, m in models.items()}
+        return {name: f.result() for name, f in futures.items()}
 
 
 def plan_variant(plan: Plan, variant: str, name: str) -> Plan:
@@ -148,13 +156,47 @@ def reference_plan(plan: Plan, precision: str) -> dict:
     ]}
 
 
+def vulkan_unavailable() -> str | None:
+    """Why Vulkan cannot be used here, or None when it can."""
+    import iree.runtime as ireert
+
+    if "vulkan" not in ireert.query_available_drivers():
+        return "the IREE runtime has no vulkan driver"
+    try:
+        ireert.Config("vulkan")
+    except Exception as exc:  # no ICD / no device on this machine
+        return f"no usable Vulkan device: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    return None
+
+
+Key = tuple[str, str, str, bool, str]  # model, plan variant, precision, fold, target
+
+
+def module_keys(vulkan: bool) -> list[Key]:
+    """Every module this file runs."""
+    keys: list[Key] = []
+    for name in NAMES:
+        keys += [(name, "analysis", "fp32", True, "host"), (name, "analysis", "int8", True, "host"),
+                 (name, "analysis", "int8", False, "host"), (name, "analysis", "plan", True, "host"),
+                 (name, "alternating", "plan", True, "host")]
+        if vulkan:
+            keys += [(name, "analysis", "int8", True, "vulkan"), (name, "analysis", "plan", True, "vulkan"),
+                     (name, "alternating", "plan", True, "vulkan")]
+    return keys
+
+
 class Artifacts:
-    """Lowered and compiled modules, built once per key for the whole file."""
+    """Lowered and compiled modules, built once per key for the whole file.
+
+    The first module asked for compiles all of them, two iree-compile runs
+    at a time (each is mostly single-threaded on these small models).
+    """
 
     def __init__(self, models: dict[str, Model], plans: dict[str, Plan]) -> None:
         self.models, self.plans = models, plans
         self._lowered: dict[tuple, LoweredModule] = {}
-        self._runners: dict[tuple, ModuleRunner] = {}
+        self._vmfb: dict[Key, bytes] = {}
+        self._runners: dict[Key, ModuleRunner] = {}
 
     def plan(self, name: str, variant: str) -> Plan:
         return plan_variant(self.plans[name], variant, name)
@@ -168,13 +210,26 @@ class Artifacts:
                 fold=fold, precision=precision, keep_stages=keep_stages)  # type: ignore[arg-type]
         return self._lowered[key]
 
+    def _compile(self, key: Key) -> bytes:
+        name, variant, precision, fold, target = key
+        return compile_mlir(self.lowered(name, variant, precision, fold).text, parse_target(target), recipe=True)
+
+    def prefetch(self, keys: list[Key]) -> None:
+        todo = [k for k in keys if k not in self._vmfb]
+        for name, variant, precision, fold, _ in todo:
+            self.lowered(name, variant, precision, fold)
+        with ThreadPoolExecutor(2) as pool:
+            for key, vmfb in zip(todo, pool.map(self._compile, todo)):
+                self._vmfb[key] = vmfb
+
     def runner(self, name: str, variant: str = "analysis", precision: str = "plan", fold: bool = True,
                target: str = "host") -> ModuleRunner:
         key = (name, variant, precision, fold, target)
         if key not in self._runners:
-            t = parse_target(target)
-            vmfb = compile_mlir(self.lowered(name, variant, precision, fold).text, t, recipe=True)
-            self._runners[key] = ModuleRunner(vmfb, t.device)
+            if key not in self._vmfb:
+                wanted = module_keys(vulkan=vulkan_unavailable() is None)
+                self.prefetch(wanted if key in wanted else [key])
+            self._runners[key] = ModuleRunner(self._vmfb[key], parse_target(target).device)
         return self._runners[key]
 
 
@@ -185,14 +240,9 @@ def artifacts(models: dict[str, Model], plans: dict[str, Plan]) -> Artifacts:
 
 @pytest.fixture(scope="module")
 def vulkan_available() -> None:
-    import iree.runtime as ireert
-
-    if "vulkan" not in ireert.query_available_drivers():
-        pytest.skip("the IREE runtime has no vulkan driver")
-    try:
-        ireert.Config("vulkan")
-    except Exception as exc:  # no ICD / no device on this machine
-        pytest.skip(f"no usable Vulkan device: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    reason = vulkan_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
 
 
 @pytest.fixture(params=["host", "vulkan"])
@@ -288,6 +338,10 @@ def test_mixed_plan_matches_simulate(request, artifacts: Artifacts, models: dict
 
 @pytest.mark.parametrize("name", NAMES)
 def test_naive_form_agrees_with_folded(artifacts: Artifacts, inputs, name: str) -> None:
+    # Not bit-equal in residual_cnn (about 0.4-0.65 step on inputs 100 and 101):
+    # in the naive form the skip Add reads the float stem output, in the
+    # folded form the fused Add epilogue reads its int8 form (the folded one
+    # is the one that matches the QDQ reference, to 0.001 step).
     naive = artifacts.lowered(name, precision="int8", fold=False)
     assert naive.folded_pairs == 0
     assert naive.int8_layers == artifacts.lowered(name, precision="int8").int8_layers
@@ -387,28 +441,41 @@ def quantune(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
-@dataclasses.dataclass
 class CliRun:
-    dir: Path
-    model: Path
-    calib: Path
-    vmfb: Path
-    stages: Path
-    plan: Path
-    proc: subprocess.CompletedProcess
+    """``quantune quantize`` on depthwise_net with --calib, --emit-mlir and
+    --save-plan, started in the background when created."""
+
+    def __init__(self, root: Path, model: Path, calib: np.ndarray) -> None:
+        self.dir, self.model = root, model
+        self.calib, self.vmfb = root / "calib.npy", root / "out.vmfb"
+        self.stages, self.plan = root / "stages", root / "plan.json"
+        np.save(self.calib, calib)
+        self._popen = subprocess.Popen(
+            [sys.executable, "-m", "quantune_mlir", "quantize", str(model), "--calib", str(self.calib),
+             "-o", str(self.vmfb), "--emit-mlir", str(self.stages), "--save-plan", str(self.plan)],
+            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._proc: subprocess.CompletedProcess | None = None
+
+    @property
+    def proc(self) -> subprocess.CompletedProcess:
+        if self._proc is None:
+            out, err = self._popen.communicate(timeout=600)
+            self._proc = subprocess.CompletedProcess(self._popen.args, self._popen.returncode, out, err)
+        return self._proc
+
+    def stop(self) -> None:
+        if self._popen.poll() is None:
+            self._popen.kill()
+            self._popen.communicate()
 
 
 @pytest.fixture(scope="module")
-def cli_run(workdir: Path, models: dict[str, Model], calib: np.ndarray) -> CliRun:
+def cli_run(workdir: Path, models: dict[str, Model], calib: np.ndarray):
     root = workdir / "cli"
     root.mkdir()
-    calib_path = root / "calib.npy"
-    np.save(calib_path, calib)
-    run = CliRun(root, models["depthwise_net"].path, calib_path, root / "out.vmfb", root / "stages",
-                 root / "plan.json", None)  # type: ignore[arg-type]
-    run.proc = quantune(str(run.model), "--calib", str(calib_path), "-o", str(run.vmfb),
-                        "--emit-mlir", str(run.stages), "--save-plan", str(run.plan), cwd=root)
-    return run
+    run = CliRun(root, models["depthwise_net"].path, calib)
+    yield run
+    run.stop()
 
 
 def test_cli_quantize_writes_a_module_and_every_stage(cli_run: CliRun, models: dict[str, Model], inputs) -> None:
@@ -433,14 +500,20 @@ def test_cli_quantize_writes_a_module_and_every_stage(cli_run: CliRun, models: d
 
 def test_cli_quantize_reuses_a_plan(cli_run: CliRun, inputs) -> None:
     assert cli_run.proc.returncode == 0, cli_run.proc.stderr
-    out = cli_run.dir / "again.vmfb"
-    proc = quantune(str(cli_run.model), "--plan", str(cli_run.plan), "-o", str(out), cwd=cli_run.dir)
+    out, stages = cli_run.dir / "again.vmfb", cli_run.dir / "again-stages"
+    proc = quantune(str(cli_run.model), "--plan", str(cli_run.plan), "-o", str(out), "--emit-mlir", str(stages),
+                    cwd=cli_run.dir)
     assert proc.returncode == 0, proc.stderr
     assert "inference 1" not in proc.stderr and "importing" not in proc.stderr  # no analysis
     assert proc.stdout == ""  # no analysis table
+    # The same plan gives the same IR at every stage (the .vmfb bytes differ
+    # from run to run, so the outputs are compared instead).
+    for name in ("1-annotated.mlir", "5-final.mlir"):
+        assert (stages / name).read_text() == (cli_run.stages / name).read_text(), name
     first, second = ModuleRunner(cli_run.vmfb, "local-task"), ModuleRunner(out, "local-task")
     for x in inputs:
-        np.testing.assert_array_equal(second(x)[0], first(x)[0])
+        y1, y2 = first(x)[0], second(x)[0]
+        np.testing.assert_allclose(y2, y1, rtol=0, atol=1e-6 * float(np.max(np.abs(y1))))
 
 
 @pytest.fixture(scope="module")

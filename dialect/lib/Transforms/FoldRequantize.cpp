@@ -263,6 +263,19 @@ Value Folder::materializeImpl(Value x, QParamsAttr p, int64_t lo, int64_t hi) {
     return cloneWithNewTypes(b, def, src, retype(x))->getResult(0);
   }
 
+  if (auto concat = dyn_cast<tensor::ConcatOp>(def)) {
+    // Per-tensor quantization commutes with concatenation.
+    SmallVector<Value> inputs;
+    for (Value input : concat.getInputs()) {
+      Value q = materialize(input, p, lo, hi);
+      if (!q)
+        return {};
+      inputs.push_back(q);
+    }
+    return tensor::ConcatOp::create(b, loc, retype(x), concat.getDim(), inputs)
+        .getResult();
+  }
+
   if (auto transpose = dyn_cast<linalg::TransposeOp>(def)) {
     Value src = materialize(transpose.getInput(), p, lo, hi);
     if (!src)

@@ -315,6 +315,8 @@ def QuantuneFoldRequantize
     * max pooling: runs on i8;
     * `tensor.collapse_shape`, `tensor.expand_shape`, `linalg.transpose`:
       run on i8;
+    * `tensor.concat`: every input is materialized with the same parameters
+      and the concatenation runs on i8 (all inputs must fold);
     * `quantune.dequantize` of an accumulator: replaced by one fused
       requantization epilogue, a `linalg.generic` computing
       `clamp(round(acc * s_in / s_out) + zp_out, lo, hi)` with the clamp
