@@ -48,7 +48,7 @@ from quantune_mlir.runtime import ModuleRunner  # noqa: E402
 from quantune_mlir.targets import parse_target  # noqa: E402
 
 CACHE = Path(__file__).parent / "zoo" / "cache"
-MODELS = ("resnet18", "resnet50", "squeezenet", "vgg", "mobilenetv2")
+MODELS = ("resnet18", "resnet50", "squeezenet", "vgg16", "mobilenetv2")
 
 
 def _log(message: str) -> None:

@@ -17,11 +17,13 @@ Input format: the 28x28 images in [0, 1] (x/255) are zero-padded by two pixels
 on each side to 32x32, then shifted by -0.5 (bench/train_small_cnn.py's
 normalisation), so the padding equals the black background (-0.5).
 
-A model whose .onnx and .json both exist is skipped unless --force. Every
-model trained is checked before its JSON is written: the ONNX file has no
-BatchNormalization node, onnxruntime's top-1 accuracy on the first 2000 test
-images is within 0.2 points of torch's, and quantune_mlir's importer accepts
-it. --check re-runs these checks on cached models without training.
+Every model trained is checked, and its JSON records the result: the ONNX
+file has the expected input, output and opset and no BatchNormalization node,
+onnxruntime's top-1 accuracy on the first 2000 test images is within 0.2
+points of torch's, and quantune_mlir's importer accepts it. A failed check
+makes the exit status 1. A model whose .onnx and .json exist and whose JSON
+records passing checks is skipped unless --force. --check re-runs the checks
+on cached models without training.
 
 Everything is seeded: the training subset, the calibration images and the
 batch order come from --seed, and each model's initial weights from
@@ -254,6 +256,21 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
 
+    def cached(name: str) -> bool:
+        """Both files exist and the JSON records passing checks."""
+        onnx_path, json_path = args.out / f"{name}.onnx", args.out / f"{name}.json"
+        if not (onnx_path.is_file() and json_path.is_file()):
+            return False
+        return json.loads(json_path.read_text()).get("check", {}).get("problems", ["?"]) == []
+
+    datasets = [args.out / "fmnist_test.npz", args.out / "fmnist_calib.npy"]
+    todo = names if args.force else [n for n in names if not cached(n)]
+    for name in names:
+        if not args.check and name not in todo:
+            log(f"{name}: cached in {args.out}, skipping (--force retrains)")
+    if not args.check and not todo and all(p.is_file() for p in datasets):
+        return 0
+
     x_train01, y_train = fmnist.load("train")
     x_test01, y_test = fmnist.load("test")
     x_train, x_test = preprocess(x_train01), preprocess(x_test01)
@@ -269,19 +286,17 @@ def main() -> int:
                 failures.append(f"{name}: not cached")
                 continue
             result = check_onnx(onnx_path, x_test, y_test, None, args.threads)
-            cached = json.loads(json_path.read_text())
-            torch_acc = cached["check"]["torch_accuracy"]
-            if abs(result["onnx_accuracy"] - torch_acc) > CHECK_TOLERANCE:
+            torch_acc = json.loads(json_path.read_text()).get("check", {}).get("torch_accuracy")
+            if torch_acc is None:
+                result["problems"].append(f"{json_path} records no torch accuracy to compare with")
+            elif abs(result["onnx_accuracy"] - torch_acc) > CHECK_TOLERANCE:
                 result["problems"].append(f"onnxruntime accuracy {result['onnx_accuracy']:.4f} vs torch {torch_acc:.4f}")
             log(f"{name}: onnxruntime {result['onnx_accuracy']:.4f} on {result['images']} images "
-                f"(torch {torch_acc:.4f}), problems: {result['problems'] or 'none'}")
+                f"(torch {torch_acc}), problems: {result['problems'] or 'none'}")
             failures += [f"{name}: {p}" for p in result["problems"]]
             continue
-        if not args.force and onnx_path.is_file() and json_path.is_file():
-            if not json.loads(json_path.read_text()).get("check", {}).get("problems", ["?"]):
-                log(f"{name}: cached ({json_path}), skipping (--force retrains)")
-                continue
-            log(f"{name}: cached files failed their checks, retraining")
+        if name not in todo:
+            continue
 
         settings = dict(DEFAULTS[name])
         if args.epochs is not None:

@@ -67,10 +67,10 @@ def _check_plan_matches(plan: Plan, labelled: str, model_path: str | os.PathLike
     layers = {layer.id: layer.name for layer in list_layers(labelled)}
     planned = {layer.id: layer.name for layer in plan.layers}
     if layers != planned:
-        missing = sorted(set(layers) ^ set(planned)) or [i for i in layers if layers[i] != planned.get(i)]
+        first = min(i for i in set(layers) | set(planned) if layers.get(i) != planned.get(i))
         raise QuantuneError(
-            f"the plan does not match '{model_path}': it has {len(planned)} layers, the model {len(layers)} "
-            f"(first difference at layer {missing[0]})"
+            f"the plan does not match '{model_path}': it has {len(planned)} layers, the model {len(layers)}; "
+            f"layer {first} is '{planned.get(first, '-')}' in the plan and '{layers.get(first, '-')}' in the model"
         )
 
 

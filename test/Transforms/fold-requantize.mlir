@@ -299,3 +299,35 @@ func.func @concat_fold(%a: tensor<1x2xi32>, %b: tensor<1x3xi32>) -> tensor<1x5xi
   %q = quantune.quantize %c qparams <si8, scale = 1.000000e-01> : tensor<1x5xf32> -> tensor<1x5xi8>
   return %q : tensor<1x5xi8>
 }
+
+// -----
+
+// ONNX Clip (ReLU6) as imported: bounds are 0-d constant tensors and the
+// selects are select(x < lo, lo, x) and select(x > hi, hi, x). With s_out
+// 0.05 and zp_out -100 the clamp is [q(0), q(6)] = [-100, 20].
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#sc = affine_map<(d0, d1) -> ()>
+// CHECK-LABEL: func.func @onnx_clip
+// CHECK-SAME: quantune.folded_pairs = 1
+// CHECK-NOT: quantune.
+// CHECK: arith.constant -1.000000e+02 : f32
+// CHECK: arith.maximumf
+// CHECK: arith.constant 2.000000e+01 : f32
+// CHECK: arith.minimumf
+func.func @onnx_clip(%acc: tensor<1x2xi32>) -> tensor<1x2xi8> {
+  %lo = arith.constant dense<0.0> : tensor<f32>
+  %hi = arith.constant dense<6.0> : tensor<f32>
+  %d = quantune.dequantize %acc qparams <si32, scale = 1.000000e-02> : tensor<1x2xi32> -> tensor<1x2xf32>
+  %e = tensor.empty() : tensor<1x2xf32>
+  %c = linalg.generic {indexing_maps = [#id, #sc, #sc, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%d, %lo, %hi : tensor<1x2xf32>, tensor<f32>, tensor<f32>) outs(%e : tensor<1x2xf32>) {
+  ^bb0(%x: f32, %l: f32, %h: f32, %o: f32):
+    %0 = arith.cmpf ult, %x, %l : f32
+    %1 = arith.select %0, %l, %x : f32
+    %2 = arith.cmpf ugt, %1, %h : f32
+    %3 = arith.select %2, %h, %1 : f32
+    linalg.yield %3 : f32
+  } -> tensor<1x2xf32>
+  %q = quantune.quantize %c qparams <si8, scale = 5.000000e-02, zero_point = -100> : tensor<1x2xf32> -> tensor<1x2xi8>
+  return %q : tensor<1x2xi8>
+}

@@ -10,9 +10,10 @@ did not produce:
 
 Quantized results must agree within one output quantization step
 (``quant_reference.output_step`` of the reference output). The models are
-the bundled ones at 16x16; the plans come from one ``analyze`` run per model
-and are varied by editing layer precisions. Compiled modules are cached per
-(model, plan, precision, fold, target) for the whole file.
+the bundled ones at 16x16; the plans come from one analysis per model
+(residual_cnn in process, depthwise_net through ``quantune quantize
+--save-plan``) and are varied by editing layer precisions. Compiled modules
+are cached per (model, plan, precision, fold, target) for the whole file.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from onnx import numpy_helper
 
 from quant_reference import build_qdq_model, output_step, simulate
 from quantune_mlir.analyze import analyze
+from quantune_mlir.cli import main
 from quantune_mlir.compiler import compile_mlir
 from quantune_mlir.importer import import_onnx
 from quantune_mlir.lowering import LoweredModule, lower_plan
@@ -74,13 +76,6 @@ EXPECTED_FOLDS = {"residual_cnn": 3, "depthwise_net": 2}
 VULKAN_I8_POINTWISE = pytest.mark.xfail(
     strict=True,
     reason="i8 1x1 conv (pwconv) miscompiles on Vulkan/lavapipe: off by hundreds of output steps",
-)
-# quantune-fold-requantize only matches single-input clamp generics with the
-# bounds as in-body constants and select(cmp(x, c), x, c); the imported ONNX
-# Clip reads its bounds as 0-d tensor operands and selects (x < lo ? lo : x).
-CLIP_NOT_FOLDED = pytest.mark.xfail(
-    strict=True,
-    reason="ReLU6 from ONNX Clip is not recognised by quantune-fold-requantize: 0 pairs folded",
 )
 
 
@@ -128,13 +123,14 @@ def models(workdir: Path) -> dict[str, Model]:
 def plans(models: dict[str, Model], calib: np.ndarray, cli_run: "CliRun") -> dict[str, Plan]:
     """One analysis per model (the default quantunev2 method and budget).
 
-    The two analyses run in two threads (their work is in subprocesses and
-    the IREE runtime), while the CLI run of section 6 goes on in the
-    background: it is requested here only so that it starts first.
+    residual_cnn is analysed here, depthwise_net by the ``quantune quantize
+    --calib ... --save-plan`` run of section 6 (the same analysis, through
+    the CLI), which runs in the background meanwhile.
     """
-    with ThreadPoolExecutor(2) as pool:
-        futures = {name: pool.submit(analyze, m.path, calib) for name, m in models.items()}
-        return {name: f.result() for name, f in futures.items()}
+    out = {"residual_cnn": analyze(models["residual_cnn"].path, calib)}
+    assert cli_run.proc.returncode == 0, cli_run.proc.stderr
+    out["depthwise_net"] = load_plan(cli_run.plan)
+    return out
 
 
 def plan_variant(plan: Plan, variant: str, name: str) -> Plan:
@@ -212,7 +208,12 @@ class Artifacts:
 
     def _compile(self, key: Key) -> bytes:
         name, variant, precision, fold, target = key
-        return compile_mlir(self.lowered(name, variant, precision, fold).text, parse_target(target), recipe=True)
+        # The fast recipe (im2col, data tiling, microkernels) for the fp32
+        # and folded all-int8 modules; the others compile with IREE's
+        # defaults, which is about twice as fast here. (The CLI run of
+        # section 6 covers a mixed plan with the recipe.)
+        recipe = fold and precision != "plan"
+        return compile_mlir(self.lowered(name, variant, precision, fold).text, parse_target(target), recipe=recipe)
 
     def prefetch(self, keys: list[Key]) -> None:
         todo = [k for k in keys if k not in self._vmfb]
@@ -381,7 +382,7 @@ def test_stage_ir_quantize_counts(artifacts: Artifacts, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=CLIP_NOT_FOLDED) if n == "depthwise_net" else n for n in NAMES])
+    "name", NAMES)
 def test_fold_removes_pairs_between_int8_layers(artifacts: Artifacts, name: str) -> None:
     folded = artifacts.lowered(name, precision="int8")
     assert folded.folded_pairs == EXPECTED_FOLDS[name] > 0
@@ -436,9 +437,13 @@ def test_mixed_final_ir_keeps_f32_layers_in_f32(artifacts: Artifacts, name: str)
 # 6. quantune quantize on the command line
 # --------------------------------------------------------------------------
 
-def quantune(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "quantune_mlir", "quantize", *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=300)
+def quantune_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``quantune quantize ARGS`` in this process (the first run is a real
+    subprocess): exit status, stdout, stderr."""
+    capsys.readouterr()
+    code = main(["quantize", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 class CliRun:
@@ -498,14 +503,14 @@ def test_cli_quantize_writes_a_module_and_every_stage(cli_run: CliRun, models: d
     assert max(errors) <= 1.0, errors
 
 
-def test_cli_quantize_reuses_a_plan(cli_run: CliRun, inputs) -> None:
+def test_cli_quantize_reuses_a_plan(cli_run: CliRun, inputs, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_run.proc.returncode == 0, cli_run.proc.stderr
     out, stages = cli_run.dir / "again.vmfb", cli_run.dir / "again-stages"
-    proc = quantune(str(cli_run.model), "--plan", str(cli_run.plan), "-o", str(out), "--emit-mlir", str(stages),
-                    cwd=cli_run.dir)
-    assert proc.returncode == 0, proc.stderr
-    assert "inference 1" not in proc.stderr and "importing" not in proc.stderr  # no analysis
-    assert proc.stdout == ""  # no analysis table
+    code, stdout, stderr = quantune_main(capsys, str(cli_run.model), "--plan", str(cli_run.plan), "-o", str(out),
+                                         "--emit-mlir", str(stages))
+    assert code == 0, stderr
+    assert "inference 1" not in stderr and "importing" not in stderr  # no analysis
+    assert stdout == ""  # no analysis table
     # The same plan gives the same IR at every stage (the .vmfb bytes differ
     # from run to run, so the outputs are compared instead).
     for name in ("1-annotated.mlir", "5-final.mlir"):
@@ -524,7 +529,8 @@ def other_model_plan(workdir: Path, plans: dict[str, Plan]) -> Path:
 
 
 @pytest.mark.parametrize("case", ["calib-and-plan", "plan-of-another-model", "no-calib", "fp32-no-calib"])
-def test_cli_quantize_errors(cli_run: CliRun, other_model_plan: Path, tmp_path: Path, case: str) -> None:
+def test_cli_quantize_errors(cli_run: CliRun, other_model_plan: Path, tmp_path: Path, case: str,
+                             capsys: pytest.CaptureFixture[str]) -> None:
     out, stages = tmp_path / "out.vmfb", tmp_path / "stages"
     args, needle = {
         "calib-and-plan": (["--calib", str(cli_run.calib), "--plan", str(cli_run.plan)], "not both"),
@@ -532,13 +538,14 @@ def test_cli_quantize_errors(cli_run: CliRun, other_model_plan: Path, tmp_path: 
         "no-calib": ([], "needs calibration data"),
         "fp32-no-calib": (["--precision", "fp32"], "needs the layer list"),
     }[case]
-    proc = quantune(str(cli_run.model), *args, "-o", str(out), "--emit-mlir", str(stages), cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    code, stdout, stderr = quantune_main(capsys, str(cli_run.model), *args, "-o", str(out), "--emit-mlir", str(stages))
+    assert code == 2, stderr
+    # Progress lines may come first ("lowering ..." before the plan check).
+    lines = [line for line in stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("quantune:") or "error:" in line]
     assert len(errors) == 1 and errors[0] == lines[-1], lines
     assert errors[0].startswith("quantune: error: ") and needle in errors[0], errors[0]
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in stderr and stdout == ""
     assert not out.exists() and not stages.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 

@@ -47,14 +47,38 @@ bool isElementwise(linalg::GenericOp op) {
          op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity();
 }
 
-/// If `op` clamps its single input against constants (ReLU, ReLU6, clip:
-/// arith.maximumf/minimumf/maxnumf/minnumf or cmpf+select), returns the
-/// float interval it clamps to.
+/// The float value of a 0-d (or splat) constant tensor, e.g. the bounds an
+/// ONNX Clip passes as `tensor<f32>` operands.
+std::optional<double> getSplatConstant(Value value) {
+  DenseElementsAttr attr;
+  if (!matchPattern(value, m_Constant(&attr)) || !attr.isSplat() ||
+      !isa<FloatType>(attr.getElementType()))
+    return std::nullopt;
+  return attr.getSplatValue<APFloat>().convertToDouble();
+}
+
+/// If `op` clamps its first input against constants (ReLU, ReLU6, clip:
+/// arith.maximumf/minimumf/maxnumf/minnumf, or cmpf+select in either
+/// order), returns the float interval it clamps to. Constants are scalars in
+/// the body or 0-d constant tensors passed as further inputs.
 std::optional<std::pair<double, double>> matchClamp(linalg::GenericOp op) {
-  if (!isElementwise(op) || op.getNumDpsInputs() != 1 ||
+  if (!isElementwise(op) || op.getNumDpsInputs() < 1 ||
       !op.getMatchingIndexingMap(op.getDpsInputOperand(0)).isIdentity())
     return std::nullopt;
   Block &body = op.getRegion().front();
+  DenseMap<Value, double> scalarInputs;
+  SmallVector<OpOperand *> inputs = op.getDpsInputOperands();
+  for (OpOperand *operand : llvm::drop_begin(inputs)) {
+    std::optional<double> c = getSplatConstant(operand->get());
+    if (!c || op.getMatchingIndexingMap(operand).getNumResults() != 0)
+      return std::nullopt;
+    scalarInputs[op.getMatchingBlockArgument(operand)] = *c;
+  }
+  auto constantOf = [&](Value v) -> std::optional<double> {
+    if (auto it = scalarInputs.find(v); it != scalarInputs.end())
+      return it->second;
+    return getFloatConstant(v);
+  };
   double lo = -std::numeric_limits<double>::infinity();
   double hi = std::numeric_limits<double>::infinity();
   Value v = cast<linalg::YieldOp>(body.getTerminator()).getOperand(0);
@@ -70,36 +94,40 @@ std::optional<std::pair<double, double>> matchClamp(linalg::GenericOp op) {
       isMax = isa<arith::MaximumFOp, arith::MaxNumFOp>(def);
       a = def->getOperand(0);
       c = def->getOperand(1);
-      if (getFloatConstant(a))
+      if (constantOf(a))
         std::swap(a, c);
       consumed += 1;
     } else if (auto select = dyn_cast<arith::SelectOp>(def)) {
-      // select(x > c, x, c) is max(x, c); select(x < c, x, c) is min(x, c).
+      // select(x > c, x, c) and select(x < c, c, x) are max(x, c);
+      // select(x < c, x, c) and select(x > c, c, x) are min(x, c).
       auto cmp = select.getCondition().getDefiningOp<arith::CmpFOp>();
-      if (!cmp || cmp->getBlock() != &body ||
-          cmp.getLhs() != select.getTrueValue() ||
-          cmp.getRhs() != select.getFalseValue())
+      if (!cmp || cmp->getBlock() != &body)
+        return std::nullopt;
+      bool same = cmp.getLhs() == select.getTrueValue() &&
+                  cmp.getRhs() == select.getFalseValue();
+      bool swapped = cmp.getLhs() == select.getFalseValue() &&
+                     cmp.getRhs() == select.getTrueValue();
+      if (!same && !swapped)
         return std::nullopt;
       using P = arith::CmpFPredicate;
       P pred = cmp.getPredicate();
-      if (pred == P::OGT || pred == P::UGT || pred == P::OGE || pred == P::UGE)
-        isMax = true;
-      else if (pred == P::OLT || pred == P::ULT || pred == P::OLE ||
-               pred == P::ULE)
-        isMax = false;
-      else
+      bool greater =
+          pred == P::OGT || pred == P::UGT || pred == P::OGE || pred == P::UGE;
+      bool less =
+          pred == P::OLT || pred == P::ULT || pred == P::OLE || pred == P::ULE;
+      if (!greater && !less)
         return std::nullopt;
-      a = select.getTrueValue();
-      c = select.getFalseValue();
+      isMax = greater == same;
+      a = cmp.getLhs();
+      c = cmp.getRhs();
       consumed += cmp->hasOneUse() ? 2 : 1;
     } else {
       return std::nullopt;
     }
-    std::optional<double> bound = getFloatConstant(c);
+    std::optional<double> bound = constantOf(c);
     if (!bound)
       return std::nullopt;
-    // Bounds met later in the chain (closer to the input) apply first, and
-    // clamps compose as an intersection.
+    // Clamps compose as an intersection of intervals.
     if (isMax)
       lo = std::max(lo, *bound);
     else
