@@ -44,6 +44,9 @@ bench:
 	$(PY) bench/bench_analysis.py --out bench/out/analysis.json
 	$(PY) bench/bench_rank.py --out bench/out/rank.json
 	$(PY) bench/bench_lowering.py --out bench/out/lowering.json
+	$(PY) bench/zoo/train.py
+	$(PY) bench/bench_zoo.py --out bench/out/zoo.json
+	$(PY) bench/pretrained_mobilenet.py --out bench/out/pretrained.json
 	$(PY) bench/report.py bench/out > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
 
 format:

@@ -155,6 +155,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--calib", type=int, default=64)
     parser.add_argument("--budget", default="fp32-fraction=0.1")
+    parser.add_argument("--calib-method", default="percentile", choices=["minmax", "percentile", "mse"])
+    parser.add_argument("--ratio", default="1,1,1,1")
     args = parser.parse_args()
     model_path = CACHE / "mobilenet_v2_imagenet.onnx"
     if not model_path.is_file():
@@ -164,12 +166,14 @@ def main() -> int:
     calib = calib_views(paths, args.calib, seed=0)
     host = parse_target("host")
     start = time.perf_counter()
-    plan = analyze(model_path, calib, AnalysisOptions(budget=args.budget))
+    ratio = tuple(float(r) for r in args.ratio.split(","))
+    plan = analyze(model_path, calib, AnalysisOptions(budget=args.budget, calib_method=args.calib_method, ratio=ratio))
     plan_seconds = time.perf_counter() - start
     labelled = run_quantune_opt(import_onnx(load_onnx(model_path)), ["--quantune-label-layers"])
     function = re.search(r'sym_name = "([^"]+)"', labelled).group(1)
     logits: dict[str, np.ndarray] = {}
     result: dict = {"command": "python " + " ".join(sys.argv), "photos": [p.name for p in paths],
+                    "budget": args.budget, "calib_method": args.calib_method, "ratio": list(ratio),
                     "views": len(x), "calibration_views": len(calib), "plan_seconds": round(plan_seconds, 1),
                     "layers": len(plan.layers), "variants": {}}
     with tempfile.TemporaryDirectory() as tmp:

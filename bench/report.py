@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from report_lowering import lowering_section  # noqa: E402
-from report_zoo import zoo_section  # noqa: E402
+from report_zoo import pretrained_section, zoo_section  # noqa: E402
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -156,6 +156,9 @@ def main() -> int:
     if zoo_path.is_file():
         docs = Path(__file__).resolve().parent.parent / "docs"
         lines += [""] + zoo_section(json.loads(zoo_path.read_text()), docs)
+    pretrained_path = out / "pretrained.json"
+    if pretrained_path.is_file():
+        lines += [""] + pretrained_section(json.loads(pretrained_path.read_text()))
     print("\n".join(lines))
     return 0
 
