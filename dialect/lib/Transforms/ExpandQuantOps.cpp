@@ -1,4 +1,5 @@
-//===- ExpandQuantOps.cpp - quantize/dequantize as linalg.generic ----------===//
+//===- ExpandQuantOps.cpp - quantize/dequantize as linalg.generic
+//----------===//
 //
 // Part of the Quantune-MLIR project.
 //
@@ -86,8 +87,8 @@ struct ExpandQuantOpsPass
     QParamsAttr qparams = q.getQparams();
     Location loc = q.getLoc();
     ExpansionOperands operands = buildOperands(b, loc, q.getInput(), qparams);
-    auto intType = cast<IntegerType>(
-        cast<RankedTensorType>(q.getType()).getElementType());
+    auto intType =
+        cast<IntegerType>(cast<RankedTensorType>(q.getType()).getElementType());
     return buildParallelGeneric(
         b, loc, q.getInput(), intType, operands.inputs, operands.maps,
         [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
@@ -97,8 +98,7 @@ struct ExpandQuantOpsPass
           v = math::RoundEvenOp::create(nb, nl, v);
           v = arith::AddFOp::create(nb, nl, v, zeroPoint);
           auto bound = [&](double value) -> Value {
-            return arith::ConstantOp::create(nb, nl,
-                                             nb.getF32FloatAttr(value));
+            return arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(value));
           };
           v = arith::MaximumFOp::create(nb, nl, v,
                                         bound(qparams.getStorageMin()));

@@ -1,4 +1,5 @@
-//===- FoldRequantize.cpp - Keep int8 values int8 between layers -----------===//
+//===- FoldRequantize.cpp - Keep int8 values int8 between layers
+//-----------===//
 //
 // Part of the Quantune-MLIR project.
 //
@@ -135,9 +136,8 @@ std::optional<std::pair<double, double>> matchClamp(linalg::GenericOp op) {
     v = a;
   }
   // Every op of the body must be part of the clamp (constants may be too).
-  size_t nonConstant = llvm::count_if(body, [](Operation &o) {
-    return !o.hasTrait<OpTrait::ConstantLike>();
-  });
+  size_t nonConstant = llvm::count_if(
+      body, [](Operation &o) { return !o.hasTrait<OpTrait::ConstantLike>(); });
   if (nonConstant != consumed || lo > hi)
     return std::nullopt;
   return std::make_pair(lo, hi);
@@ -194,8 +194,8 @@ public:
       if (p.isPerChannel())
         continue;
       b.setInsertionPoint(q);
-      Value r = materialize(q.getInput(), p, p.getStorageMin(),
-                            p.getStorageMax());
+      Value r =
+          materialize(q.getInput(), p, p.getStorageMin(), p.getStorageMax());
       if (r) {
         q.getResult().replaceAllUsesWith(r);
         q.erase();
@@ -235,9 +235,9 @@ private:
 
   /// quantize_p(c) for a float constant, clamped to [lo, hi].
   int64_t quantizeConstant(double c, QParamsAttr p, int64_t lo, int64_t hi) {
-    double q = std::isfinite(c) ? std::nearbyint(c / p.getScales()[0]) +
-                                      p.getZeroPoints()[0]
-                                : (c > 0 ? hi : lo);
+    double q = std::isfinite(c)
+                   ? std::nearbyint(c / p.getScales()[0]) + p.getZeroPoints()[0]
+                   : (c > 0 ? hi : lo);
     q = std::clamp<double>(q, p.getStorageMin(), p.getStorageMax());
     return std::min<int64_t>(std::max<int64_t>(q, lo), hi);
   }
@@ -322,8 +322,8 @@ Value Folder::materializeImpl(Value x, QParamsAttr p, int64_t lo, int64_t hi) {
     Value window = pool.getDpsInputs()[1];
     Value lowest = arith::ConstantOp::create(
         b, loc, b.getIntegerAttr(intType, p.getStorageMin()));
-    Value init = linalg::FillOp::create(
-                     b, loc, lowest, createEmptyLike(b, loc, x, intType))
+    Value init = linalg::FillOp::create(b, loc, lowest,
+                                        createEmptyLike(b, loc, x, intType))
                      .getResult(0);
     Type windowType = getElementTypeOrSelf(window.getType());
     return cloneWithNewTypes(b, def, {src, window, init}, retype(x),
@@ -341,8 +341,8 @@ Value Folder::materializeImpl(Value x, QParamsAttr p, int64_t lo, int64_t hi) {
   if (!generic)
     return {};
   if (std::optional<std::pair<double, double>> clamp = matchClamp(generic)) {
-    int64_t qlo = quantizeConstant(clamp->first, p, p.getStorageMin(),
-                                   p.getStorageMax());
+    int64_t qlo =
+        quantizeConstant(clamp->first, p, p.getStorageMin(), p.getStorageMax());
     int64_t qhi = quantizeConstant(clamp->second, p, p.getStorageMin(),
                                    p.getStorageMax());
     return materialize(generic.getDpsInputs()[0], p, std::max(lo, qlo),
@@ -422,8 +422,8 @@ Value Folder::buildEpilogue(Value x, QParamsAttr p, int64_t lo, int64_t hi,
         multipliers.push_back(s / outScale);
       term.scaleIndex = operands.size();
       operands.push_back(buildF32Vector(b, owner->getLoc(), multipliers));
-      maps.push_back(AffineMap::get(rank, 0,
-                                    b.getAffineDimExpr(*intParams.getAxis())));
+      maps.push_back(
+          AffineMap::get(rank, 0, b.getAffineDimExpr(*intParams.getAxis())));
     }
     terms.push_back(term);
   }
@@ -472,17 +472,16 @@ struct FoldRequantizePass
       if (func.isExternal())
         continue;
       if (!func.getBody().hasOneBlock()) {
-        func.emitWarning() << "quantune-fold-requantize: @"
-                           << func.getSymName()
+        func.emitWarning() << "quantune-fold-requantize: @" << func.getSymName()
                            << " has several blocks; left unfolded";
         continue;
       }
       Folder folder(&getContext());
       int64_t folded = folder.run(func);
       numFolded += folded;
-      func->setAttr("quantune.folded_pairs",
-                    IntegerAttr::get(IntegerType::get(&getContext(), 64),
-                                     folded));
+      func->setAttr(
+          "quantune.folded_pairs",
+          IntegerAttr::get(IntegerType::get(&getContext(), 64), folded));
     }
   }
 };

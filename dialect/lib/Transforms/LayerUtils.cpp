@@ -181,7 +181,8 @@ mlir::quantune::findConstantWeight(linalg::LinalgOp layer,
   result.shape.assign(type.getShape().begin(), type.getShape().end());
   llvm::sort(axes);
   result.channelAxes = std::move(axes);
-  if (failed(readFloatValues(result.constant.getValue(), result.values, reason)))
+  if (failed(
+          readFloatValues(result.constant.getValue(), result.values, reason)))
     return failure();
   return result;
 }

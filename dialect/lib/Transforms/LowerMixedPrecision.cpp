@@ -1,4 +1,5 @@
-//===- LowerMixedPrecision.cpp - i8 layers as integer linalg ---------------===//
+//===- LowerMixedPrecision.cpp - i8 layers as integer linalg
+//---------------===//
 //
 // Part of the Quantune-MLIR project.
 //
@@ -55,8 +56,7 @@ std::vector<T> applyChain(std::vector<T> values, SmallVector<int64_t> &shape,
       for (size_t d = 0; d < outShape.size(); ++d)
         src += index[d] * inStrides[perm[d]];
       out[flat] = values[src];
-      for (int64_t d = static_cast<int64_t>(outShape.size()) - 1; d >= 0;
-           --d) {
+      for (int64_t d = static_cast<int64_t>(outShape.size()) - 1; d >= 0; --d) {
         if (++index[d] < outShape[d])
           break;
         index[d] = 0;
@@ -193,9 +193,9 @@ LogicalResult LowerMixedPrecisionPass::lowerLayer(linalg::LinalgOp layer) {
   bool perChannel =
       channelDims.size() == 1 && quant.weight.channelAxes.size() == 1;
   WeightQuantization wq =
-      perChannel ? quant.weightQuant
-                 : quantizeWeights(quant.weight.values, quant.weight.shape, {},
-                                   8);
+      perChannel
+          ? quant.weightQuant
+          : quantizeWeights(quant.weight.values, quant.weight.shape, {}, 8);
   SmallVector<int64_t> wShape(quant.weight.shape);
   std::vector<float> deq =
       applyChain(std::move(wq.dequantized), wShape, quant.weight.chain);
@@ -249,8 +249,8 @@ LogicalResult LowerMixedPrecisionPass::lowerLayer(linalg::LinalgOp layer) {
   IntegerType i8 = b.getI8Type(), i32 = b.getI32Type();
 
   auto inputType = cast<RankedTensorType>(inputOperand.get().getType());
-  Value xq = QuantizeOp::create(b, loc, inputType.clone(i8),
-                                inputOperand.get(), quant.actQParams);
+  Value xq = QuantizeOp::create(b, loc, inputType.clone(i8), inputOperand.get(),
+                                quant.actQParams);
   auto qwType = weightType.clone(i8);
   Value qwConst = arith::ConstantOp::create(
       b, loc, qwType, DenseElementsAttr::get(qwType, ArrayRef<int8_t>(qw)));
@@ -259,7 +259,8 @@ LogicalResult LowerMixedPrecisionPass::lowerLayer(linalg::LinalgOp layer) {
   Value empty = tensor::EmptyOp::create(b, loc, accType.getShape(), i32);
   Value init;
   if (llvm::all_equal(accInit)) {
-    Value v = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(accInit[0]));
+    Value v =
+        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(accInit[0]));
     init = linalg::FillOp::create(b, loc, v, empty).getResult(0);
   } else {
     SmallVector<int64_t> shape;

@@ -87,11 +87,10 @@ void eraseDeadWeightChain(const ConstantWeight &weight);
 /// attributes) with new operands and result types. Regions are not copied:
 /// each region of the new op gets one block whose arguments have
 /// `blockArgTypes`, filled by `bodyBuilder` (which must add the terminator).
-Operation *
-cloneWithNewTypes(OpBuilder &b, Operation *op, ValueRange operands,
-                  TypeRange resultTypes, TypeRange blockArgTypes = {},
-                  function_ref<void(OpBuilder &, Location, Block &)>
-                      bodyBuilder = nullptr);
+Operation *cloneWithNewTypes(
+    OpBuilder &b, Operation *op, ValueRange operands, TypeRange resultTypes,
+    TypeRange blockArgTypes = {},
+    function_ref<void(OpBuilder &, Location, Block &)> bodyBuilder = nullptr);
 
 /// Emits an all-parallel linalg.generic whose result has the shape of
 /// `shapeLike` and element type `elementType`. `inputs[i]` is read through
