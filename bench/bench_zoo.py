@@ -157,6 +157,12 @@ def main() -> int:
         "budgets": budgets,
         "models": {},
     }
+    if args.out.is_file():
+        # Keep models measured by an earlier run with the same settings.
+        old = json.loads(args.out.read_text())
+        if all(old.get(k) == result[k] for k in ("eval_images", "calibration_images", "budgets")):
+            result["models"] = {k: v for k, v in old.get("models", {}).items()
+                                if k not in args.models.split(",")}
     with tempfile.TemporaryDirectory(prefix="quantune-zoo-") as tmp_dir:
         tmp = Path(tmp_dir)
         for name in args.models.split(","):

@@ -10,7 +10,8 @@ from iree.compiler import tools as iree_tools
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_bytes
 from quantune_mlir.opt import run_quantune_opt
-from quantune_mlir.targets import Target
+from quantune_mlir.progress import report
+from quantune_mlir.targets import UKERNELS, Target
 
 
 def _error_line(exc: Exception) -> str:
@@ -45,7 +46,17 @@ def compile_mlir(
         vmfb = iree_tools.compile_str(mlir_text, extra_args=flags)
     except iree_tools.CompilerToolError as exc:
         detail = _error_line(exc).replace("<stdin>", source_name)
-        raise QuantuneError(f"iree-compile failed for target {target.spec}: {detail}") from None
+        if not (recipe and UKERNELS in flags and "ukernel" in detail):
+            raise QuantuneError(f"iree-compile failed for target {target.spec}: {detail}") from None
+        # IREE 3.13 cannot lower some microkernel calls (seen on strided 1x1
+        # int8 convolutions); the rest of the recipe still applies.
+        report(f"warning: {detail}; compiling again without microkernels")
+        flags = [f for f in flags if f != UKERNELS]
+        try:
+            vmfb = iree_tools.compile_str(mlir_text, extra_args=flags)
+        except iree_tools.CompilerToolError as exc2:
+            detail = _error_line(exc2).replace("<stdin>", source_name)
+            raise QuantuneError(f"iree-compile failed for target {target.spec}: {detail}") from None
     if output is not None:
         write_bytes(output, vmfb)
     return vmfb

@@ -30,7 +30,8 @@ _CROSS = {
 # before IREE's global optimisations, and matmuls are data-tiled and run on
 # IREE's microkernels (s8s8s32 for int8, f32 for float).
 IMG2COL = "--iree-preprocessing-pass-pipeline=builtin.module(util.func(iree-global-opt-convert-conv2d-to-img2col))"
-CPU_RECIPE = ("--iree-opt-data-tiling", "--iree-llvmcpu-enable-ukernels=all", IMG2COL)
+UKERNELS = "--iree-llvmcpu-enable-ukernels=all"
+CPU_RECIPE = ("--iree-opt-data-tiling", UKERNELS, IMG2COL)
 
 # Vulkan architectures that mean "whatever Vulkan device is here", such as
 # Mesa's lavapipe: IREE's portable baseline target is used.
