@@ -39,6 +39,7 @@ from quantune_mlir.lowering import lower_plan
 from quantune_mlir.onnx_model import load_onnx
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.quantize import weight_bytes
+from quantune_mlir.replan import replan
 from quantune_mlir.runtime import ModuleRunner
 from quantune_mlir.targets import parse_target
 
@@ -157,6 +158,7 @@ def main() -> int:
     parser.add_argument("--budget", default="fp32-fraction=0.1")
     parser.add_argument("--calib-method", default="percentile", choices=["minmax", "percentile", "mse"])
     parser.add_argument("--ratio", default="1,1,1,1")
+    parser.add_argument("--budgets", default="0.2,0.3,0.5", help="extra fp32 fractions, re-cut from the same analysis")
     args = parser.parse_args()
     model_path = CACHE / "mobilenet_v2_imagenet.onnx"
     if not model_path.is_file():
@@ -177,14 +179,21 @@ def main() -> int:
                     "views": len(x), "calibration_views": len(calib), "plan_seconds": round(plan_seconds, 1),
                     "layers": len(plan.layers), "variants": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for variant, precision in (("fp32", "fp32"), ("mixed", "plan"), ("int8", "int8")):
-            lowered = lower_plan(labelled, plan, precision=precision)
-            path = Path(tmp) / f"{variant}.vmfb"
+        plans = {"fp32": plan, "mixed": plan, "int8": plan}
+        variants = [("fp32", "fp32"), ("mixed", "plan"), ("int8", "int8")]
+        for fraction in (float(f) for f in args.budgets.split(",") if f):
+            name = f"mixed fp32-fraction={fraction:g}"
+            plans[name] = replan(plan, labelled, f"fp32-fraction={fraction:g}")
+            variants.append((name, "plan"))
+        for variant, precision in variants:
+            vplan = plans[variant]
+            lowered = lower_plan(labelled, vplan, precision=precision)
+            path = Path(tmp) / f"{len(logits)}.vmfb"
             vmfb = compile_mlir(lowered.text, host, path, recipe=True)
             runner = ModuleRunner(vmfb, "local-task")
             logits[variant] = np.concatenate([runner(x[i : i + 1])[0] for i in range(len(x))])
             latency = benchmark_module(path, function, [((1, 3, 224, 224), "f32")], repetitions=5)
-            fp32_b, bytes_ = weight_bytes(plan, precision)
+            fp32_b, bytes_ = weight_bytes(vplan, precision)
             result["variants"][variant] = {
                 "int8_layers": lowered.int8_layers, "folded_pairs": lowered.folded_pairs,
                 "top1_agreement": agreement(logits[variant], logits["fp32"]),

@@ -159,6 +159,9 @@ def main() -> int:
     pretrained_path = out / "pretrained.json"
     if pretrained_path.is_file():
         lines += [""] + pretrained_section(json.loads(pretrained_path.read_text()))
+    zoo_notes = Path(__file__).parent / "zoo_notes.md"
+    if zoo_path.is_file() and zoo_notes.is_file():
+        lines += [""] + zoo_notes.read_text().rstrip().splitlines()
     print("\n".join(lines))
     return 0
 
