@@ -112,6 +112,10 @@ def quantize_model(
         for index, (stage, text) in enumerate(lowered.stages.items(), start=1):
             write_text(directory / f"{index}-{stage}.mlir", text)
 
+    if target.device == "vulkan" and lowered.int8_layers:
+        report("warning: IREE 3.13's SPIR-V code generation can miscompile int8 1x1 convolutions and some int8 "
+               "matmuls on Vulkan (seen on lavapipe); check the module against --precision fp32 "
+               "(docs/lowering.md, 'Known problems')")
     report(f"compiling for {target.spec}")
     module = compile_mlir(lowered.text, target, output, recipe=options.recipe, source_name=str(model_path))
     fp32_bytes, quantized_bytes = weight_bytes(plan, options.precision)

@@ -106,23 +106,13 @@ static Value
 buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
                  ValueRange scalars, Type elementType,
                  function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
-  MLIRContext *ctx = b.getContext();
   int64_t rank = cast<RankedTensorType>(inputs[0].getType()).getRank();
-  AffineMap identity = b.getMultiDimIdentityMap(rank);
-  SmallVector<AffineMap> maps(inputs.size(), identity);
-  maps.append(scalars.size(), AffineMap::get(rank, 0, ctx));
-  maps.push_back(identity);
+  SmallVector<AffineMap> maps(inputs.size(), b.getMultiDimIdentityMap(rank));
+  maps.append(scalars.size(), AffineMap::get(rank, 0, b.getContext()));
   SmallVector<Value> operands(inputs);
   llvm::append_range(operands, scalars);
-  Value init = createEmptyLike(b, loc, inputs[0], elementType);
-  SmallVector<utils::IteratorType> iterators(rank,
-                                             utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), operands, init, maps, iterators,
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        linalg::YieldOp::create(nb, nl, body(nb, nl, args.drop_back()));
-      });
-  return generic.getResult(0);
+  return buildParallelGeneric(b, loc, inputs[0], elementType, operands, maps,
+                              body);
 }
 
 Value mlir::quantune::buildFakeQuantActivation(OpBuilder &b, Location loc,
