@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -31,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from onnx_models import MODELS  # noqa: E402
 
 from quantune_mlir.analyze import AnalysisOptions, analyze  # noqa: E402
-from quantune_mlir.benchmark import benchmark_module  # noqa: E402
 from quantune_mlir.compiler import compile_mlir  # noqa: E402
+from quantune_mlir.evaluate import module_latency  # noqa: E402
 from quantune_mlir.importer import import_onnx  # noqa: E402
 from quantune_mlir.lowering import lower_plan  # noqa: E402
 from quantune_mlir.onnx_model import load_onnx  # noqa: E402
@@ -57,17 +56,8 @@ VARIANTS = {  # name: (precision, fold)
 assert RECIPES["dt+uk+img2col"][-1] == IMG2COL
 
 
-def _function_name(text: str) -> str:
-    match = re.search(r'sym_name = "([^"]+)"', text) or re.search(r"func\.func @([\w.$-]+)", text)
-    assert match, "no function in the module"
-    return match.group(1)
-
-
-def _measure(path: Path, function: str, size: int, threads: list[int], reps: int) -> dict:
-    return {
-        f"{t}t": benchmark_module(path, function, [((1, 3, size, size), "f32")], threads=t, repetitions=reps).as_dict()
-        for t in threads
-    }
+def _measure(path: Path, threads: list[int], reps: int) -> dict:
+    return {f"{t}t": module_latency(path, threads=t, repetitions=reps)[1].as_dict() for t in threads}
 
 
 def main() -> int:
@@ -105,7 +95,6 @@ def main() -> int:
             plan = analyze(path, calib, AnalysisOptions())
             analysis_s = time.perf_counter() - start
             labelled = run_quantune_opt(import_onnx(load_onnx(path)), ["--quantune-label-layers"])
-            function = _function_name(labelled)
             entry: dict = {"layers": len(plan.layers), "int8_layers_plan": plan.int8_layers,
                            "analysis_seconds": round(analysis_s, 1), "variants": {}}
             recipes = RECIPES if name == "resnet18" and not args.skip_recipes else {}
@@ -123,13 +112,13 @@ def main() -> int:
                 record["compile_seconds"] = round(time.perf_counter() - start, 1)
                 record["module_bytes"] = vmfb.stat().st_size
                 print(f"   {variant}: measuring", file=sys.stderr, flush=True)
-                record["latency"] = _measure(vmfb, function, args.size, threads, args.reps)
+                record["latency"] = _measure(vmfb, threads, args.reps)
                 entry["variants"][variant] = record
                 if variant in ("fp32", "int8"):
                     for recipe, flags in recipes.items():
                         rpath = Path(tmp) / f"{name}-{variant}-{recipe}.vmfb"
                         compile_mlir(lowered.text, host, rpath, extra_flags=flags)
-                        result["recipes"].setdefault(recipe, {})[variant] = _measure(rpath, function, args.size, [1], args.reps)["1t"]
+                        result["recipes"].setdefault(recipe, {})[variant] = _measure(rpath, [1], args.reps)["1t"]
             result["models"][name] = entry
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=1))

@@ -35,16 +35,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from quantune_mlir.analyze import AnalysisOptions, analyze  # noqa: E402
-from quantune_mlir.benchmark import benchmark_module  # noqa: E402
 from quantune_mlir.compiler import compile_mlir  # noqa: E402
+from quantune_mlir.evaluate import evaluate_module, module_latency  # noqa: E402
 from quantune_mlir.importer import import_onnx  # noqa: E402
-from quantune_mlir.lowering import lower_plan  # noqa: E402
+from quantune_mlir.lowering import lower_plan, plan_annotations  # noqa: E402
 from quantune_mlir.onnx_model import load_onnx  # noqa: E402
 from quantune_mlir.opt import run_quantune_opt  # noqa: E402
 from quantune_mlir.plan import Plan  # noqa: E402
 from quantune_mlir.quantize import weight_bytes  # noqa: E402
 from quantune_mlir.replan import random_plan, replan  # noqa: E402
-from quantune_mlir.runtime import ModuleRunner  # noqa: E402
 from quantune_mlir.targets import parse_target  # noqa: E402
 
 CACHE = Path(__file__).parent / "zoo" / "cache"
@@ -55,37 +54,31 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _accuracy_iree(vmfb: bytes, x: np.ndarray, y: np.ndarray) -> float:
-    runner = ModuleRunner(vmfb, "local-task")
-    hits = sum(int(np.argmax(runner(x[i : i + 1])[0]) == y[i]) for i in range(len(x)))
-    return hits / len(x)
-
-
-def _signature(plan: Plan) -> tuple[str, ...]:
-    return tuple(layer.precision for layer in plan.layers)
+def _signature(plan: Plan, precision: str) -> tuple[object, ...]:
+    """The precision each layer ends up with: equal signatures build equal modules."""
+    return tuple(entry["precision"] for entry in plan_annotations(plan, precision))
 
 
 class _Runner:
     """Compiles, evaluates and times plans, once per distinct precision list."""
 
-    def __init__(self, name: str, labelled: str, function: str, x: np.ndarray, y: np.ndarray, tmp: Path,
-                 reps: int) -> None:
-        self.name, self.labelled, self.function = name, labelled, function
+    def __init__(self, name: str, labelled: str, x: np.ndarray, y: np.ndarray, tmp: Path, reps: int) -> None:
+        self.name, self.labelled = name, labelled
         self.x, self.y, self.tmp, self.reps = x, y, tmp, reps
         self.host = parse_target("host")
         self.seen: dict[tuple[str, ...], dict] = {}
 
     def measure(self, plan: Plan, precision: str = "plan") -> dict:
-        key = (precision, *_signature(plan))
+        key = _signature(plan, precision)
         if key in self.seen:
             return dict(self.seen[key])
         lowered = lower_plan(self.labelled, plan, precision=precision)
         path = self.tmp / f"{self.name}-{len(self.seen)}.vmfb"
         vmfb = compile_mlir(lowered.text, self.host, path, recipe=True)
         fp32_b, bytes_ = weight_bytes(plan, precision)
-        latency = benchmark_module(path, self.function, [((1, *self.x.shape[1:]), "f32")], repetitions=self.reps)
+        _, latency = module_latency(path, repetitions=self.reps)
         record = {
-            "accuracy": _accuracy_iree(vmfb, self.x, self.y),
+            "accuracy": evaluate_module(path, self.x, labels=self.y, progress=False).top1_accuracy,
             "latency_ms": latency.median_ms,
             "latency_spread_ms": [latency.min_ms, latency.max_ms],
             "weight_bytes": bytes_,
@@ -170,15 +163,13 @@ def main() -> int:
             meta = json.loads((CACHE / f"{name}.json").read_text())
             _log(f"== {name}")
             labelled = run_quantune_opt(import_onnx(load_onnx(path)), ["--quantune-label-layers"])
-            function = next(line.split('sym_name = "')[1].split('"')[0] for line in labelled.splitlines()
-                            if 'sym_name = "' in line)
             runs: dict = {}
             plans: dict[str, Plan] = {}
             for method in ("quantunev2", "sweep"):
                 start = time.perf_counter()
                 plans[method] = analyze(path, calib, AnalysisOptions(method=method))
                 runs[method] = {"plan_seconds": round(time.perf_counter() - start, 2)}
-            runner = _Runner(name, labelled, function, x, y, tmp, args.reps)
+            runner = _Runner(name, labelled, x, y, tmp, args.reps)
             entry: dict = {"torch_accuracy": meta.get("accuracy_top1"), "layers": len(plans["quantunev2"].layers),
                            "plan_seconds": {m: r["plan_seconds"] for m, r in runs.items()}, "points": []}
             entry["fp32"] = runner.measure(plans["quantunev2"], "fp32")

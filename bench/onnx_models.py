@@ -42,23 +42,14 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from onnx_resnet import parameter_count, resnet
+from onnx_resnet import _Builder, parameter_count, resnet
 
 __all__ = ["MODELS", "mobilenet_v2", "parameter_count", "resnet", "squeezenet", "vgg16"]
 
 
-class _Graph:
-    """Accumulates nodes and initializers; each node gets a unique name."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.nodes: list[onnx.NodeProto] = []
-        self.inits: list[onnx.TensorProto] = []
-        self.count = 0
-
-    def _name(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
+class _Graph(_Builder):
+    """onnx_resnet's builder (nodes, initializers, unique names) with the
+    layers these models need."""
 
     def _param(self, name: str, array: np.ndarray) -> str:
         self.inits.append(numpy_helper.from_array(np.asarray(array, np.float32), name))

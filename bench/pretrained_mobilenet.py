@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import re
 import sys
 import tempfile
 import time
@@ -31,9 +30,8 @@ import numpy as np
 from PIL import Image
 
 from quantune_mlir.analyze import AnalysisOptions, analyze
-from quantune_mlir.benchmark import benchmark_module
 from quantune_mlir.compiler import compile_mlir
-from quantune_mlir.evaluate import agreement, mean_kl
+from quantune_mlir.evaluate import agreement, mean_kl, module_latency
 from quantune_mlir.importer import import_onnx
 from quantune_mlir.lowering import lower_plan
 from quantune_mlir.onnx_model import load_onnx
@@ -172,7 +170,6 @@ def main() -> int:
     plan = analyze(model_path, calib, AnalysisOptions(budget=args.budget, calib_method=args.calib_method, ratio=ratio))
     plan_seconds = time.perf_counter() - start
     labelled = run_quantune_opt(import_onnx(load_onnx(model_path)), ["--quantune-label-layers"])
-    function = re.search(r'sym_name = "([^"]+)"', labelled).group(1)
     logits: dict[str, np.ndarray] = {}
     result: dict = {"command": "python " + " ".join(sys.argv), "photos": [p.name for p in paths],
                     "budget": args.budget, "calib_method": args.calib_method, "ratio": list(ratio),
@@ -192,7 +189,7 @@ def main() -> int:
             vmfb = compile_mlir(lowered.text, host, path, recipe=True)
             runner = ModuleRunner(vmfb, "local-task")
             logits[variant] = np.concatenate([runner(x[i : i + 1])[0] for i in range(len(x))])
-            latency = benchmark_module(path, function, [((1, 3, 224, 224), "f32")], repetitions=5)
+            _, latency = module_latency(path, repetitions=5)
             fp32_b, bytes_ = weight_bytes(vplan, precision)
             result["variants"][variant] = {
                 "int8_layers": lowered.int8_layers, "folded_pairs": lowered.folded_pairs,

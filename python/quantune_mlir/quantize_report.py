@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from quantune_mlir.benchmark import benchmark_module
 from quantune_mlir.compiler import compile_mlir
-from quantune_mlir.evaluate import EvaluationResult, _numpy_dtype, evaluate_module, load_evaluation_data, module_inputs
+from quantune_mlir.evaluate import (EvaluationResult, _numpy_dtype, evaluate_module, load_evaluation_data,
+                                    module_inputs, module_latency)
 from quantune_mlir.lowering import lower_plan
 from quantune_mlir.plan import Plan
 from quantune_mlir.progress import report
@@ -46,9 +46,7 @@ class _Measurer:
     def latency(self, vmfb: Path) -> LatencyMs | None:
         if self.target.device is None:
             return None
-        runner = ModuleRunner(vmfb, self.target.device)
-        lat = benchmark_module(vmfb, runner.function, module_inputs(runner), device=self.target.device,
-                               repetitions=5)
+        _, lat = module_latency(vmfb, self.target.device, repetitions=5)
         return LatencyMs(median=lat.median_ms, min=lat.min_ms, max=lat.max_ms)
 
     def summary(self, vmfb: Path, plan: Plan, precision: str, reference: Path | None) -> Summary:
