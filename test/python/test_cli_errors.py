@@ -74,12 +74,25 @@ def _dynamic_batch_model() -> onnx.ModelProto:
     return model
 
 
-def test_import_rejects_dynamic_dims_without_input_shape(tmp_path: Path, capsys) -> None:
+def test_import_sets_a_dynamic_batch_to_one_with_a_note(tmp_path: Path, capsys) -> None:
     path = tmp_path / "dyn.onnx"
     onnx.save(_dynamic_batch_model(), path)
     out = tmp_path / "out.mlir"
     code, err = run_cli(capsys, "import", str(path), "-o", str(out))
-    assert_one_line_error(code, err, "'x'", "dynamic", "batchx3x32x32", "--input-shape")
+    assert code == 0, err
+    assert "tensor<1x3x32x32xf32>" in out.read_text()
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "dynamic batch of 'x' set to 1" in notes[0]
+
+
+def test_import_rejects_other_dynamic_dims_with_a_complete_example(tmp_path: Path, capsys) -> None:
+    model = _dynamic_batch_model()
+    model.graph.input[0].type.tensor_type.shape.dim[3].dim_param = "width"
+    path = tmp_path / "dyn.onnx"
+    onnx.save(model, path)
+    out = tmp_path / "out.mlir"
+    code, err = run_cli(capsys, "import", str(path), "-o", str(out))
+    assert_one_line_error(code, err, "'x'", "dynamic", "1x3x32xwidth", "--input-shape x:1x3x32x224")
     assert not out.exists()
 
 
