@@ -9,6 +9,8 @@
 // RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-truncated.json 2>&1 | FileCheck %s --check-prefix=TRUNCATED
 // RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/does-not-exist.json 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: not quantune-opt %s --quantune-annotate 2>&1 | FileCheck %s --check-prefix=NO-FILE
+// RUN: quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-reason.json | FileCheck %s --check-prefix=REASON
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-empty-reason.json 2>&1 | FileCheck %s --check-prefix=EMPTY-REASON
 
 // CHECK-LABEL: func.func @two_layers
 // CHECK: linalg.matmul {quantune.act_qparams = #quantune.qparams<si8, scale = 2.000000e-02, zero_point = -3>, quantune.kind = "matmul", quantune.layer = 0 : i64, quantune.macs = 12 : i64, quantune.metrics = #quantune.metrics<act_sqnr = 3.150000e+01, act_mse = 7.000000e-04>, quantune.name = "matmul_0", quantune.params = 4 : i64, quantune.precision = #quantune.precision<i8>}
@@ -17,7 +19,7 @@
 
 // UNKNOWN-ID: error: quantune-annotate: '{{.*}}annotate-unknown-id.json' entry #0: unknown layer id 7
 // BAD-SCALE: error: quantune-annotate: '{{.*}}annotate-bad-scale.json' entry #0: invalid 'act_qparams': scale #0 must be positive and finite, got -1
-// UNKNOWN-KEY: error: quantune-annotate: '{{.*}}' entry #0: unknown key 'colour' (expected id, act_qparams, metrics, precision)
+// UNKNOWN-KEY: error: quantune-annotate: '{{.*}}' entry #0: unknown key 'colour' (expected id, act_qparams, metrics, precision, reason)
 // BAD-STORAGE: error: quantune-annotate: '{{.*}}' entry #0: 'act_qparams.storage' must be like "si8" or "ui8", got "int8"
 // BAD-METRIC: error: quantune-annotate: '{{.*}}' entry #0: invalid 'metrics': metric 'act_mse' must be non-negative, got -2
 // BAD-PRECISION: error: quantune-annotate: '{{.*}}' entry #0: 'precision' must be one of "f32", "f16", "bf16", "i8", "i4"
@@ -25,6 +27,10 @@
 // TRUNCATED: error: quantune-annotate: '{{.*}}annotate-truncated.json' is not valid JSON:
 // MISSING: error: quantune-annotate: cannot read '{{.*}}does-not-exist.json':
 // NO-FILE: error: quantune-annotate needs file=<annotations.json>
+// A reason forces f32, even over an explicit "i8" in the same entry.
+// REASON: linalg.matmul {{.*}}quantune.layer = 0 : i64{{.*}}quantune.precision = #quantune.precision<f32>, quantune.reason = "activation statistics are not finite"}
+// REASON: linalg.matmul {{.*}}quantune.layer = 1 : i64{{.*}}quantune.precision = #quantune.precision<f32>, quantune.reason = "kept f32 by the user"}
+// EMPTY-REASON: error: quantune-annotate: '{{.*}}' entry #0: 'reason' must be a non-empty string
 func.func @two_layers(%a: tensor<3x2xf32>, %c: tensor<3x2xf32>) -> tensor<3x2xf32> {
   %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>
   %0 = linalg.matmul ins(%a, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%c : tensor<3x2xf32>) -> tensor<3x2xf32>

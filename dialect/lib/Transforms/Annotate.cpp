@@ -113,11 +113,23 @@ private:
                             "\"bf16\", \"i8\", \"i4\"";
         layer->setAttr(QuantuneDialect::kPrecisionAttrName,
                        PrecisionAttr::get(ctx, type));
+      } else if (key == "reason") {
+        std::optional<StringRef> text = kv.second.getAsString();
+        if (!text || text->empty())
+          return error() << "'reason' must be a non-empty string";
+        layer->setAttr(QuantuneDialect::kReasonAttrName,
+                       StringAttr::get(ctx, *text));
       } else {
         return error() << "unknown key '" << key.str()
-                       << "' (expected id, act_qparams, metrics, precision)";
+                       << "' (expected id, act_qparams, metrics, precision, "
+                          "reason)";
       }
     }
+    // A layer with a reason cannot be quantized: it stays f32 whatever the
+    // entry's precision says.
+    if (layer->hasAttr(QuantuneDialect::kReasonAttrName))
+      layer->setAttr(QuantuneDialect::kPrecisionAttrName,
+                     PrecisionAttr::get(ctx, Float32Type::get(ctx)));
     return success();
   }
 
