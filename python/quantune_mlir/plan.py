@@ -1,7 +1,8 @@
 """The analysis result: plan.json and the per-layer table.
 
-The schema is documented in docs/plan.md; bump ``PLAN_VERSION`` when it
-changes incompatibly.
+The schema is documented in docs/analysis.md (plan.json) and checked by
+:mod:`quantune_mlir.plan_schema` when a plan is loaded; bump ``PLAN_VERSION``
+when it changes incompatibly.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+from quantune_mlir import plan_schema
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_text
+from quantune_mlir.jsonio import dumps_strict
 
 PLAN_VERSION = 1
 
@@ -55,7 +59,8 @@ class Plan:
     metric_meaning: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
+        """Strict JSON: NaN or infinite metrics are written as ``null``."""
+        return dumps_strict(asdict(self), indent=2) + "\n"
 
     def save(self, path: str | os.PathLike[str]) -> None:
         write_text(path, self.to_json())
@@ -66,20 +71,38 @@ class Plan:
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:
-    """Reads a plan.json written by :meth:`Plan.save`."""
+    """Reads and validates a plan.json written by :meth:`Plan.save`.
+
+    Every problem is a one-line QuantuneError naming the file and, for a
+    layer, its id, name and the field (see :func:`plan_from_dict`).
+    """
+    where = f"plan '{path}'"
     try:
-        data = json.loads(open(path).read())
+        raw = Path(path).read_bytes()
     except OSError as exc:
-        raise QuantuneError(f"cannot read plan '{path}': {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise QuantuneError(f"'{path}' is not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("version") != PLAN_VERSION:
-        raise QuantuneError(f"'{path}' is not a version {PLAN_VERSION} quantune plan")
+        raise QuantuneError(f"cannot read {where}: {exc.strerror or exc}") from None
     try:
-        layers = [LayerPlan(**layer) for layer in data.pop("layers")]
-        return Plan(layers=layers, **data)
-    except TypeError as exc:
-        raise QuantuneError(f"'{path}' does not match the plan schema: {exc}") from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + (len(raw) - len(exc.object))  # exc.object lacks a stripped BOM
+        raise QuantuneError(f"{where} is not UTF-8 text (byte 0x{raw[offset]:02x} at offset {offset})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise QuantuneError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise QuantuneError(f"{where} is not valid JSON: nested too deeply") from None
+    return plan_from_dict(data, where)
+
+
+def plan_from_dict(data: Any, where: str = "plan") -> Plan:
+    """A :class:`Plan` from parsed plan.json ``data``, validated field by field.
+
+    ``where`` starts every message (``plan 'p.json'``); the rules are in
+    :mod:`quantune_mlir.plan_schema`. Unknown keys are ignored.
+    """
+    top, layers = plan_schema.check_plan(data, where, PLAN_VERSION)
+    return Plan(layers=[LayerPlan(**layer) for layer in layers], **top)
 
 
 def _fmt(value: float | int | None, spec: str) -> str:

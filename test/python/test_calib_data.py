@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from quantune_mlir.calib_data import CalibrationSet, ImageSpec, load_calibration
+from quantune_mlir.calib_data import (
+    CalibrationInputs,
+    CalibrationSet,
+    ImageSpec,
+    ModelInput,
+    load_calibration,
+    load_calibration_inputs,
+)
 from quantune_mlir.errors import QuantuneError
 
 SHAPE = (1, 3, 4, 4)
@@ -82,14 +89,16 @@ def test_npy_is_memory_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert modes and set(modes) == {"r"}
 
 
-def test_integer_and_float64_arrays_are_cast_to_the_model_dtype(tmp_path: Path) -> None:
+def test_integer_and_float64_arrays_are_cast_to_the_model_dtype(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ints = np.arange(2 * 48, dtype=np.int64).reshape(2, *SHAPE)
     np.save(tmp_path / "ints.npy", ints)
-    items = as_list(load_calibration(tmp_path / "ints.npy", SHAPE))
+    items = as_list(load_calibration(tmp_path / "ints.npy", SHAPE, input_name="x"))
     assert items[1].dtype == np.float32
     np.testing.assert_array_equal(items[1], ints[1].astype(np.float32))
+    assert capsys.readouterr().err == "note: calibration input 'x' is int64; converted to float32 by value (not rescaled)\n"
     halves = as_list(load_calibration([stack(1)[0].astype(np.float64)], SHAPE, dtype=np.float16))
     assert halves[0].dtype == np.float16
+    assert capsys.readouterr().err == "note: calibration input is float64; converted to float16\n"
 
 
 def test_npz_with_one_array(tmp_path: Path) -> None:
@@ -376,3 +385,300 @@ def test_mixed_directory(tmp_path: Path) -> None:
     with pytest.raises(QuantuneError) as excinfo:
         load_calibration(tmp_path, SHAPE, image_spec=ImageSpec(crop=4))
     one_line_error(excinfo, f"calibration directory '{tmp_path}'", "mixes .npy files", "x.npy", "cat.png")
+
+
+# --------------------------------------------------------------------------- dtype conversions
+
+
+def test_conversion_is_reported_once_per_input_per_load(capsys: pytest.CaptureFixture[str]) -> None:
+    data = stack(3).astype(np.float64)
+    calibration = load_calibration(data, SHAPE, input_name="x")
+    for _ in range(2):  # more passes over the set: nothing more is said
+        for item, expected in zip(as_list(calibration), data, strict=True):
+            np.testing.assert_array_equal(item, expected.astype(np.float32))
+    assert capsys.readouterr().err == "note: calibration input 'x' is float64; converted to float32\n"
+    load_calibration(data, SHAPE, input_name="x")  # a new load says it again
+    assert capsys.readouterr().err.count("note:") == 1
+    load_calibration(stack(3), SHAPE, input_name="x")  # float32 data: silent
+    assert capsys.readouterr().err == ""
+
+
+def test_each_source_dtype_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    items = [stack(1)[0].astype(np.float64), np.ones(SHAPE, np.int16), stack(1)[0], np.ones(SHAPE, np.int16)]
+    as_list(load_calibration(items, SHAPE, input_name="x"))
+    assert capsys.readouterr().err.splitlines() == [
+        "note: calibration input 'x' is float64; converted to float32",
+        "note: calibration input 'x' is int16; converted to float32 by value (not rescaled)",
+    ]
+
+
+def test_uint8_data_for_a_float_model_is_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (2, *SHAPE)).astype(np.uint8)
+    items = as_list(load_calibration(pixels, SHAPE, input_name="image"))
+    np.testing.assert_array_equal(items[1], pixels[1].astype(np.float32))  # by value: 255 stays 255
+    assert capsys.readouterr().err == (
+        "warning: calibration input 'image' is uint8 (values 0..255) and the model takes float32: converted by "
+        "value, not scaled to [0, 1]; normalise the data (or use an image folder with --image-spec) if the model "
+        "expects normalised input\n"
+    )
+
+
+def test_integer_model_inputs_take_integer_data(capsys: pytest.CaptureFixture[str]) -> None:
+    tokens = np.arange(12, dtype=np.int32).reshape(3, 1, 4)
+    items = as_list(load_calibration(tokens, (1, 4), dtype=np.int64, input_name="ids"))
+    assert items[2].dtype == np.int64 and items[2].tolist() == [[8, 9, 10, 11]]
+    assert capsys.readouterr().err == "note: calibration input 'ids' is int32; converted to int64\n"
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration(tokens.astype(np.float32), (1, 4), dtype=np.int64)
+    one_line_error(excinfo, "<ndarray>[0]", "dtype float32", "cannot be cast to int64")
+
+
+def test_notes_go_to_the_given_callback(capsys: pytest.CaptureFixture[str]) -> None:
+    said: list[str] = []
+    load_calibration(stack(2).astype(np.float64), SHAPE, input_name="x", notify=said.append)
+    assert said == ["note: calibration input 'x' is float64; converted to float32"]
+    assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- several inputs
+
+IMG = ModelInput("image", (1, 3, 4, 4))
+MASK = ModelInput("mask", (2, 5), np.dtype(np.int64))  # batch 2: stacks only on a new axis
+TWO = [IMG, MASK]
+
+
+def masks(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 9, (n, 2, 5)).astype(np.int64)
+
+
+def check_two(calibration: CalibrationInputs, images: np.ndarray, mask_data: np.ndarray) -> None:
+    """Every sample is [image, mask] in the order of TWO, equal to the stacks given."""
+    samples = list(calibration)
+    assert len(samples) == len(calibration) == len(images) == len(mask_data)
+    for sample, image, mask in zip(samples, images, mask_data, strict=True):
+        assert isinstance(sample, list) and len(sample) == 2
+        assert sample[0].dtype == np.float32 and sample[0].shape == IMG.shape and sample[0].flags.c_contiguous
+        assert sample[1].dtype == np.int64 and sample[1].shape == MASK.shape
+        np.testing.assert_array_equal(sample[0], image.reshape(IMG.shape))
+        np.testing.assert_array_equal(sample[1], mask)
+
+
+def test_npz_with_one_stack_per_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images, mask_data = stack(4), masks(4)
+    np.savez(tmp_path / "c.npz", mask=mask_data, image=images)  # archive order differs from TWO
+    calibration = load_calibration_inputs(tmp_path / "c.npz", TWO)
+    check_two(calibration, images, mask_data)
+    assert calibration.names == ["image", "mask"]
+    assert calibration.label(3) == f"{tmp_path / 'c.npz'}[3]"
+    assert capsys.readouterr().err == ""
+
+
+def test_npz_batch_axis_stack_and_one_sample(tmp_path: Path) -> None:
+    images = stack(1, shape=(3, 3, 4, 4))[0]  # three batch-1 images stacked on the batch axis
+    np.savez(tmp_path / "batch.npz", image=images, mask=masks(3))
+    check_two(load_calibration_inputs(tmp_path / "batch.npz", TWO), images[:, None], masks(3))
+    np.savez(tmp_path / "one.npz", image=images[:1], mask=masks(1)[0])  # the batch-1 form of one sample
+    calibration = load_calibration_inputs(tmp_path / "one.npz", TWO)
+    check_two(calibration, images[:1], masks(1))
+    assert calibration.label(0) == str(tmp_path / "one.npz")
+
+
+def test_directory_of_npz_files_in_name_order(tmp_path: Path) -> None:
+    np.savez(tmp_path / "b.npz", image=stack(2, seed=2), mask=masks(2, seed=2))
+    np.savez(tmp_path / "a.npz", image=stack(1, seed=1)[0], mask=masks(1, seed=1)[0])
+    (tmp_path / "notes.txt").write_text("not data\n")
+    calibration = load_calibration_inputs(tmp_path, TWO)
+    check_two(
+        calibration,
+        np.concatenate([stack(1, seed=1), stack(2, seed=2)]),
+        np.concatenate([masks(1, seed=1), masks(2, seed=2)]),
+    )
+    labels = [calibration.label(i) for i in range(3)]
+    assert labels == [str(tmp_path / "a.npz"), f"{tmp_path / 'b.npz'}[0]", f"{tmp_path / 'b.npz'}[1]"]
+
+
+def test_directory_of_npz_files_decompresses_each_file_once_per_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        np.savez(tmp_path / f"{i}.npz", image=stack(4, seed=i), mask=masks(4, seed=i))
+    calibration = load_calibration_inputs(tmp_path, TWO)
+    real_load = np.load
+    opened = []
+
+    def spy(path, *args, **kwargs):
+        opened.append(Path(path).name)
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(np, "load", spy)
+    assert len(list(calibration)) == 12
+    assert opened == ["0.npz", "1.npz", "2.npz"]
+
+
+def test_dict_of_stacks_and_iterable_of_dicts(capsys: pytest.CaptureFixture[str]) -> None:
+    images, mask_data = stack(3), masks(3)
+    from_dict = load_calibration_inputs({"image": images, "mask": mask_data}, TWO)
+    check_two(from_dict, images, mask_data)
+    assert from_dict.label(1) == "<dict>[1]"
+    samples = ({"mask": m, "image": x, "label": 7} for x, m in zip(images, mask_data))
+    from_generator = load_calibration_inputs(samples, TWO, limit=2)
+    check_two(from_generator, images[:2], mask_data[:2])
+    assert from_generator.label(1) == "<generator>[1]"
+    assert capsys.readouterr().err == (
+        "note: calibration set '<generator>' holds arrays that are not model inputs, ignored: ['label']\n"
+    )
+
+
+def test_extra_npz_arrays_are_ignored_with_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np.savez(tmp_path / "c.npz", image=stack(2), mask=masks(2), y=np.arange(2), z=np.arange(2))
+    check_two(load_calibration_inputs(tmp_path / "c.npz", TWO), stack(2), masks(2))
+    source = tmp_path / "c.npz"
+    assert capsys.readouterr().err == (
+        f"note: calibration set '{source}' holds arrays that are not model inputs, ignored: ['y', 'z']\n"
+    )
+
+
+def test_conversions_are_reported_per_input(capsys: pytest.CaptureFixture[str]) -> None:
+    data = {"image": stack(2).astype(np.float64), "mask": masks(2).astype(np.int32)}
+    calibration = load_calibration_inputs(data, TWO)
+    check_two(calibration, stack(2), masks(2))
+    assert capsys.readouterr().err.splitlines() == [
+        "note: calibration input 'image' is float64; converted to float32",
+        "note: calibration input 'mask' is int32; converted to int64",
+    ]
+
+
+def test_one_input_takes_every_source_load_calibration_takes(tmp_path: Path) -> None:
+    data = stack(3)
+    np.save(tmp_path / "c.npy", data)
+    np.savez(tmp_path / "c.npz", x=data)
+    (tmp_path / "dir").mkdir()
+    np.save(tmp_path / "dir" / "a.npy", data[0])
+    np.savez(tmp_path / "dir" / "b.npz", x=data[1:])  # .npz files in a folder: new, for one input as well
+    save_png(tmp_path / "img.png", PIXELS)
+    spec = ImageSpec(crop=4)
+    sources = [tmp_path / "c.npy", tmp_path / "c.npz", tmp_path / "dir", data, list(data)]
+    for source in sources:
+        old = load_calibration(source, SHAPE, input_name="x")
+        new = load_calibration_inputs(source, [ModelInput("x", SHAPE)])
+        assert len(new) == len(old) == 3
+        for i, (sample, item) in enumerate(zip(new, old, strict=True)):
+            assert len(sample) == 1
+            np.testing.assert_array_equal(sample[0], item)
+            np.testing.assert_array_equal(sample[0], data[i])
+            assert new.label(i) == old.label(i)
+    (image,) = load_calibration_inputs(tmp_path / "img.png", [ModelInput("x", SHAPE)], image_spec=spec)
+    np.testing.assert_array_equal(image[0], load_calibration(tmp_path / "img.png", SHAPE, image_spec=spec)[0])
+
+
+def test_one_input_from_dicts() -> None:
+    data = stack(2)
+    calibration = load_calibration_inputs({"x": data, "y": np.arange(2)}, [ModelInput("x", SHAPE)])
+    assert [s[0].tolist() for s in calibration] == [d.tolist() for d in data]
+    assert calibration.label(1) == "<dict>:x[1]"
+    calibration = load_calibration_inputs([{"pixels": d} for d in data], [ModelInput("x", SHAPE)])
+    assert [s[0].tolist() for s in calibration] == [d.tolist() for d in data]  # the only array, whatever its name
+    assert calibration.label(0) == "<list>[0]:pixels"
+
+
+# --------------------------------------------------------------------------- several inputs: bad input
+
+
+def test_missing_input_array_is_named(tmp_path: Path) -> None:
+    inputs = [ModelInput("input_ids", (1, 8), np.int64), ModelInput("attention_mask", (1, 8), np.int64)]
+    np.savez(tmp_path / "c.npz", input_ids=np.zeros((4, 1, 8), np.int64))
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs(tmp_path / "c.npz", inputs)
+    assert str(excinfo.value) == (
+        f"calibration file '{tmp_path / 'c.npz'}' has no array for model input 'attention_mask'; it holds ['input_ids']"
+    )
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs({"other": np.zeros((4, 1, 8))}, inputs)
+    one_line_error(excinfo, "calibration data '<dict>'", "model inputs 'input_ids', 'attention_mask'", "['other']")
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs([{"input_ids": np.zeros((1, 8))}], inputs)
+    one_line_error(excinfo, "calibration sample <list>[0]", "no array for model input 'attention_mask'")
+
+
+def test_inputs_must_agree_in_sample_count(tmp_path: Path) -> None:
+    a, b = ModelInput("a", (1, 2)), ModelInput("b", (1, 3))
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs({"a": np.zeros((16, 1, 2)), "b": np.zeros((12, 1, 3))}, [a, b])
+    assert str(excinfo.value) == "calibration inputs in '<dict>' disagree in sample count: 'a' has 16, 'b' has 12"
+    np.savez(tmp_path / "c.npz", a=np.zeros((16, 2)), b=np.zeros((1, 3)))  # 16 on the batch axis, 1 sample
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs(tmp_path / "c.npz", [a, b])
+    one_line_error(excinfo, f"in '{tmp_path / 'c.npz'}'", "'a' has 16, 'b' has 1")
+
+
+def test_input_array_of_the_wrong_shape(tmp_path: Path) -> None:
+    np.savez(tmp_path / "c.npz", image=np.zeros((4, 3, 5)), mask=masks(4))
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs(tmp_path / "c.npz", TWO)
+    one_line_error(
+        excinfo, f"calibration file '{tmp_path / 'c.npz'}'", "array 'image' of shape 4x3x5",
+        "model input 'image' (1x3x4x4)", "Nx1x3x4x4",
+    )
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs({"image": stack(2, shape=(1, 3, 4, 5)), "mask": masks(2)}, TWO)
+    one_line_error(excinfo, "calibration sample <dict>:image[0] has shape 1x3x4x5", "model input 'image' is 1x3x4x4")
+
+
+def test_bad_values_name_the_input_and_sample(tmp_path: Path) -> None:
+    images = stack(3)
+    images[2, 0, 0, 0, 0] = np.nan
+    np.savez(tmp_path / "c.npz", image=images, mask=masks(3))
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs(tmp_path / "c.npz", TWO)
+    one_line_error(excinfo, f"{tmp_path / 'c.npz'}:image[2]", "contains NaN")
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs({"image": stack(3), "mask": masks(3).astype(np.float32)}, TWO)
+    one_line_error(excinfo, "<dict>:mask[0]", "float32", "cannot be cast to int64")
+    big = masks(3).astype(np.uint64)
+    big[1, 0, 0] = 2**63
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs({"image": stack(3), "mask": big}, TWO)
+    one_line_error(excinfo, "<dict>:mask[1]", "outside the int64 range")
+
+
+def test_single_array_sources_for_several_inputs(tmp_path: Path) -> None:
+    np.save(tmp_path / "c.npy", stack(2))
+    save_png(tmp_path / "img.png", PIXELS)
+    (tmp_path / "dir").mkdir()
+    np.save(tmp_path / "dir" / "a.npy", stack(1)[0])
+    cases = [
+        (tmp_path / "c.npy", "is a single .npy array", "use an .npz file"),
+        (tmp_path / "img.png", "holds images", "single-input model"),
+        (tmp_path / "dir", "holds .npy files (a.npy, ...)", "use .npz files"),
+        (stack(2), "calibration data '<ndarray>' is one array", "dict {input name: stacked samples}"),
+        ([stack(1)[0]], "calibration sample <list>[0] is a ndarray, not a dict", "input name"),
+    ]
+    for source, *needles in cases:
+        with pytest.raises(QuantuneError) as excinfo:
+            load_calibration_inputs(source, TWO, image_spec=ImageSpec(crop=4))
+        one_line_error(excinfo, *needles, "the model has 2 inputs ['image', 'mask']")
+
+
+def test_bad_model_inputs() -> None:
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs({"a": np.zeros(3)}, [ModelInput("a", (1,)), ModelInput("a", (1,))])
+    one_line_error(excinfo, "model input 'a' is listed twice")
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs({"a": np.zeros(3)}, [])
+    one_line_error(excinfo, "no inputs")
+    with pytest.raises(QuantuneError) as excinfo:
+        ModelInput("a", (1, 0))
+    one_line_error(excinfo, "bad model input shape 1x0 for 'a'", "positive")
+    with pytest.raises(QuantuneError) as excinfo:
+        ModelInput("a", (1, 2), "not-a-dtype")
+    one_line_error(excinfo, "bad model input dtype", "for 'a'")
+
+
+def test_limit_stops_reading_npz_files(tmp_path: Path) -> None:
+    np.savez(tmp_path / "a.npz", image=stack(2), mask=masks(2))
+    (tmp_path / "b.npz").write_bytes(b"PK broken")  # beyond the limit: never opened
+    calibration = load_calibration_inputs(tmp_path, TWO, limit=2)
+    check_two(calibration, stack(2), masks(2))
+    with pytest.raises(QuantuneError) as excinfo:
+        load_calibration_inputs(tmp_path, TWO, limit=3)
+    one_line_error(excinfo, f"cannot read calibration file '{tmp_path / 'b.npz'}'")
