@@ -1,6 +1,11 @@
 """Quantune-MLIR: mixed-precision quantization of ONNX models, compiled with IREE.
 
-The public API mirrors the CLI stages:
+The one-call entry points, with the CLI's options as keyword arguments:
+
+* :func:`analyze`: which layers can be int8 (``quantune analyze``).
+* :func:`quantize`: model to a mixed-precision module (``quantune quantize``).
+
+The lower-level API mirrors the CLI stages:
 
 * :func:`load_onnx` / :func:`import_onnx`: ONNX file to linalg-on-tensors text.
 * :func:`run_quantune_opt`: run quantune passes on that text.
@@ -8,6 +13,7 @@ The public API mirrors the CLI stages:
 * :func:`run_module`: run a ``.vmfb`` on numpy inputs.
 """
 
+from quantune_mlir.api import AnalyzeResult, ModuleResult, analyze, quantize
 from quantune_mlir.compiler import compile_mlir
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.importer import import_onnx
@@ -19,6 +25,10 @@ from quantune_mlir.targets import Target, parse_target
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnalyzeResult",
+    "ModuleResult",
+    "analyze",
+    "quantize",
     "QuantuneError",
     "Target",
     "compile_mlir",

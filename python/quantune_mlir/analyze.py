@@ -28,7 +28,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import onnx
 
-from quantune_mlir.calib_data import CalibrationSet, ImageSpec, load_calibration
+from quantune_mlir.calib_data import CalibrationInputs, ImageSpec, ModelInput, load_calibration_inputs
 from quantune_mlir.calibration import RANGE_METHODS, RangeObserver, percentile_range, qparams_for_range
 from quantune_mlir.compiler import compile_mlir
 from quantune_mlir.errors import QuantuneError
@@ -57,6 +57,10 @@ class AnalysisOptions:
     percentile: float = 99.99
     bins: int = 128
     device: str = "local-task"
+    keep_fp32: tuple[str, ...] = ()
+    """Layers kept f32 whatever their sensitivity: ONNX node names or layer ids."""
+    ranges_only: bool = False
+    """Stop after inference 1: every layer that can be int8 is i8 (``--precision int8``)."""
 
 
 @dataclass
@@ -72,6 +76,7 @@ class _Phases:
 
 
 def _sqnr_db(signal: float, error: float) -> float:
+    """SQNR in dB, capped at MAX_SQNR_DB; callers check that both sums are finite."""
     if error <= 0.0:
         return MAX_SQNR_DB
     if signal <= 0.0:
@@ -92,17 +97,15 @@ def _describe_source(source: Any) -> str:
     return "<python iterable>"
 
 
-def _single_input(model: onnx.ModelProto) -> tuple[str, tuple[int, ...], np.dtype]:
-    inputs = graph_inputs(model)
-    if len(inputs) != 1:
-        raise QuantuneError(
-            f"analyze supports single-input models; this one has {len(inputs)} inputs "
-            f"({', '.join(i.name for i in inputs)})"
-        )
-    tensor_type = inputs[0].type.tensor_type
-    shape = tuple(d.dim_value for d in tensor_type.shape.dim)
-    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))
-    return inputs[0].name, shape, dtype
+def model_inputs(model: onnx.ModelProto) -> list[ModelInput]:
+    """The model's inputs (static shapes, after :func:`load_onnx`), in order."""
+    out = []
+    for vi in graph_inputs(model):
+        tensor_type = vi.type.tensor_type
+        shape = tuple(d.dim_value for d in tensor_type.shape.dim)
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))
+        out.append(ModelInput(vi.name, shape, dtype))
+    return out
 
 
 class _Annotations:
@@ -125,14 +128,14 @@ def _compile(text: str, options: AnalysisOptions, phases: _Phases, name: str) ->
 
 
 def _range_pass(
-    runner: ModuleRunner, instrumented: str, calib: CalibrationSet, layers: list[Layer], what: str
+    runner: ModuleRunner, instrumented: str, calib: CalibrationInputs, layers: list[Layer], what: str
 ) -> tuple[dict[int, RangeObserver], list[list[np.ndarray]]]:
     """Inference 1: activation statistics per layer and the fp32 outputs."""
     meta = probe_outputs(instrumented)
     observers = {layer.id: RangeObserver(name=layer.name) for layer in layers}
     outputs: list[list[np.ndarray]] = []
-    for x in track(calib, len(calib), what):
-        results = runner(x)
+    for sample in track(calib, len(calib), what):
+        results = runner(*sample)
         n_model = len(results) - len(meta)
         outputs.append(results[:n_model])
         stats: dict[int, dict[str, np.ndarray]] = {}
@@ -155,28 +158,41 @@ def _activation_qparams(observers: Mapping[int, RangeObserver], options: Analysi
     return out
 
 
-def _local_error_pass(runner: ModuleRunner, instrumented: str, calib: CalibrationSet) -> dict[int, dict[str, float]]:
-    """Inference 2: each layer's local activation SQNR and relative MSE."""
+def _local_error_pass(
+    runner: ModuleRunner, instrumented: str, calib: CalibrationInputs
+) -> tuple[dict[int, dict[str, float]], dict[int, str]]:
+    """Inference 2: each layer's local activation SQNR and relative MSE.
+
+    Layers whose sums are not finite (activations beyond the float range)
+    get no metrics but a reason to stay f32.
+    """
     meta = probe_outputs(instrumented)
     sums: dict[int, dict[str, float]] = {}
-    for x in track(calib, len(calib), "inference 2 (local error)"):
-        results = runner(x)
+    for sample in track(calib, len(calib), "inference 2 (local error)"):
+        results = runner(*sample)
         n_model = len(results) - len(meta)
         for (layer_id, stat), value in zip(meta, results[n_model:]):
             acc = sums.setdefault(layer_id, {})
             acc[stat] = acc.get(stat, 0.0) + float(value)
-    metrics = {}
+    metrics: dict[int, dict[str, float]] = {}
+    degenerate: dict[int, str] = {}
     for layer_id, acc in sums.items():
         signal, error = acc["sum_y2"], acc["sum_err2"]
+        if not (math.isfinite(signal) and math.isfinite(error)):
+            degenerate[layer_id] = (
+                "its output energy is not finite in float arithmetic (sum of y^2 = "
+                f"{signal:g}), so its int8 error cannot be measured"
+            )
+            continue
         metrics[layer_id] = {
             "act_sqnr": _sqnr_db(signal, error),
             "act_mse": error / signal if signal > 0 else 0.0,
         }
-    return metrics
+    return metrics, degenerate
 
 
 def _sweep_pass(
-    runner: ModuleRunner, calib: CalibrationSet, candidates: list[Layer], reference: list[list[np.ndarray]],
+    runner: ModuleRunner, calib: CalibrationInputs, candidates: list[Layer], reference: list[list[np.ndarray]],
 ) -> dict[int, dict[str, float]]:
     """One pass per layer with only that layer fake-quantized."""
     signal = sum(float(np.sum(np.square(o, dtype=np.float64))) for outs in reference for o in outs)
@@ -184,14 +200,67 @@ def _sweep_pass(
     for index, layer in enumerate(candidates):
         selector = np.array(layer.id, dtype=np.int32)
         error = 0.0
-        for x, ref in zip(track(calib, len(calib), f"sweep {index + 1}/{len(candidates)} ({layer.name})"), reference):
-            outs = runner(x, selector)
+        for sample, ref in zip(track(calib, len(calib), f"sweep {index + 1}/{len(candidates)} ({layer.name})"), reference):
+            outs = runner(*sample, selector)
             error += sum(float(np.sum(np.square(o.astype(np.float64) - r))) for o, r in zip(outs, ref))
-        metrics[layer.id] = {"act_sqnr": _sqnr_db(signal, error), "act_mse": error / signal if signal > 0 else 0.0}
+        if not (math.isfinite(signal) and math.isfinite(error)):
+            error = math.inf  # an output that overflows is as bad as it gets
+        metrics[layer.id] = {
+            "act_sqnr": _sqnr_db(signal, error) if math.isfinite(error) else 0.0,
+            "act_mse": error / signal if signal > 0 and math.isfinite(error) else 1.0,
+        }
     return metrics
 
 
-def analyze(
+@dataclass
+class Analysis:
+    """An analysis' plan and the labelled IR it was made on (reused for lowering)."""
+
+    plan: Plan
+    labelled: str
+    """The imported model after quantune-label-layers and weight metrics."""
+
+
+def resolve_keep_fp32(keep: Sequence[str], layers: Sequence[Any]) -> dict[int, str]:
+    """Layer ids for ``keep`` (ONNX node names or ids) among ``layers``
+    (anything with ``id`` and ``name``), each with its reason."""
+    by_name = {layer.name: layer.id for layer in layers}
+    ids = {str(layer.id): layer.id for layer in layers}
+    chosen: dict[int, str] = {}
+    unknown = []
+    for item in keep:
+        layer_id = by_name.get(item, ids.get(item))
+        if layer_id is None:
+            unknown.append(item)
+        else:
+            chosen[layer_id] = "kept f32 by request (--keep-fp32)"
+    if unknown:
+        names = ", ".join(repr(layer.name) for layer in layers[:5])
+        raise QuantuneError(
+            f"--keep-fp32 names no layer: {', '.join(repr(u) for u in unknown)}; layers are named like {names}"
+            f"{', ...' if len(layers) > 5 else ''} (ONNX node names, or ids 0-{len(layers) - 1})"
+        )
+    return chosen
+
+
+def _reason_entries(reasons: Mapping[int, str]) -> list[dict[str, Any]]:
+    return [{"id": lid, "reason": why} for lid, why in sorted(reasons.items())]
+
+
+def _prepare(
+    model_path: str | os.PathLike[str],
+    calib_source: Any,
+    input_shapes: Sequence[str] | None,
+    image_spec: ImageSpec | None,
+    limit: int | None,
+) -> tuple[CalibrationInputs, str]:
+    """Loads the model and the calibration data, then imports the model."""
+    model = load_onnx(model_path, input_shapes)
+    calib = load_calibration_inputs(calib_source, model_inputs(model), image_spec=image_spec, limit=limit)
+    return calib, import_onnx(model)
+
+
+def run_analysis(
     model_path: str | os.PathLike[str],
     calib_source: Any,
     options: AnalysisOptions | None = None,
@@ -199,8 +268,8 @@ def analyze(
     image_spec: ImageSpec | None = None,
     limit: int | None = None,
     emit_mlir: str | os.PathLike[str] | None = None,
-) -> Plan:
-    """Analyses a model and returns its precision plan (see module docs)."""
+) -> Analysis:
+    """Analyses a model: its precision plan and labelled IR (see module docs)."""
     options = options or AnalysisOptions()
     if options.method not in METHODS:
         raise QuantuneError(f"unknown method '{options.method}'; expected one of {', '.join(METHODS)}")
@@ -208,16 +277,14 @@ def analyze(
         raise QuantuneError(f"unknown calibration method '{options.calib_method}'; expected one of {', '.join(RANGE_METHODS)}")
     phases = _Phases()
     with phases("import", f"importing {model_path}"):
-        model = load_onnx(model_path, input_shapes)
-        input_name, input_shape, dtype = _single_input(model)
-        calib = load_calibration(calib_source, input_shape, dtype, image_spec=image_spec, limit=limit, input_name=input_name)
-        imported = import_onnx(model)
+        calib, imported = _prepare(model_path, calib_source, input_shapes, image_spec, limit)
     with phases("weight_metrics", "labelling layers and measuring weights"):
         labelled = run_quantune_opt(imported, ["--quantune-label-layers", "--quantune-weight-metrics"])
         layers = list_layers(labelled)
     if not layers:
         raise QuantuneError(f"'{model_path}' has no quantizable layers (conv, matmul, gemm)")
-    candidates = [layer for layer in layers if not layer.reason]
+    kept = resolve_keep_fp32(options.keep_fp32, layers)
+    candidates = [layer for layer in layers if not layer.reason and layer.id not in kept]
 
     with tempfile.TemporaryDirectory(prefix="quantune-") as tmp:
         notes = _Annotations(tmp)
@@ -227,16 +294,27 @@ def analyze(
         with phases("inference_1", "  running"):
             observers, reference = _range_pass(runner, ranges, calib, candidates, "inference 1 (ranges)")
             qparams = _activation_qparams(observers, options)
-        with_qparams = run_quantune_opt(labelled, [notes.pass_flag([
-            {"id": lid, "act_qparams": {"storage": "si8", "scale": s, "zero_point": z}}
-            for lid, (s, z) in sorted(qparams.items())
-        ])])
-        if options.method == "quantunev2":
+        # Activation qparams, the layers kept f32 on request, then the layers
+        # the int8 lowering would refuse (they get a reason and stay f32).
+        with_qparams = run_quantune_opt(labelled, [
+            notes.pass_flag([
+                {"id": lid, "act_qparams": {"storage": "si8", "scale": s, "zero_point": z}}
+                for lid, (s, z) in sorted(qparams.items())
+            ] + _reason_entries(kept)),
+            "--quantune-lower-mixed-precision=check-only=true",
+        ])
+        candidates = [layer for layer in list_layers(with_qparams) if not layer.reason]
+        act_metrics: dict[int, dict[str, float]] = {}
+        degenerate: dict[int, str] = {}
+        meaning: dict[str, str] = {}
+        if options.ranges_only:
+            ratio, passes = options.ratio, 1
+        elif options.method == "quantunev2":
             report(f"inference 2: local int8 error over {len(calib)} inputs")
             instrumented = run_quantune_opt(with_qparams, ["--quantune-instrument=mode=local-error"])
             runner = _compile(instrumented, options, phases, "compile_2")
             with phases("inference_2", "  running"):
-                act_metrics = _local_error_pass(runner, instrumented, calib)
+                act_metrics, degenerate = _local_error_pass(runner, instrumented, calib)
             ratio = options.ratio
             passes = 2
             meaning = {
@@ -256,11 +334,20 @@ def analyze(
                 "act_sqnr": "SQNR (dB) of the model output with only this layer fake-quantized",
                 "act_mse": "relative MSE of the model output with only this layer fake-quantized",
             }
-        with phases("assign", f"assigning precisions under budget {options.budget}"):
-            final = run_quantune_opt(with_qparams, [
-                notes.pass_flag([{"id": lid, "metrics": m} for lid, m in sorted(act_metrics.items())]),
-                f"--quantune-assign-precision=ratio={','.join(repr(float(r)) for r in ratio)} budget={options.budget}",
-            ])
+        if options.ranges_only:
+            with phases("assign", "every layer that can be int8 is i8"):
+                final = run_quantune_opt(with_qparams, [notes.pass_flag(
+                    [{"id": layer.id, "precision": "i8"} for layer in candidates]
+                )])
+        else:
+            with phases("assign", f"assigning precisions under budget {options.budget}"):
+                final = run_quantune_opt(with_qparams, [
+                    notes.pass_flag(
+                        [{"id": lid, "metrics": m} for lid, m in sorted(act_metrics.items())]
+                        + _reason_entries(degenerate)
+                    ),
+                    f"--quantune-assign-precision=ratio={','.join(repr(float(r)) for r in ratio)} budget={options.budget}",
+                ])
     if emit_mlir is not None:
         write_text(emit_mlir, final)
 
@@ -280,10 +367,10 @@ def analyze(
             act_scale=q.get("scale"), act_zero_point=int(q.get("zero_point", 0)) if q else None,
             reason=layer.reason,
         ))
-    return Plan(
+    plan = Plan(
         model=str(model_path),
-        method=options.method,
-        budget=options.budget,
+        method="int8 (ranges only)" if options.ranges_only else options.method,
+        budget="none" if options.ranges_only else options.budget,
         ratio=list(ratio),
         calibration={
             "source": _describe_source(calib_source),
@@ -297,3 +384,17 @@ def analyze(
         layers=plan_layers,
         metric_meaning=meaning,
     )
+    return Analysis(plan, labelled)
+
+
+def analyze(
+    model_path: str | os.PathLike[str],
+    calib_source: Any,
+    options: AnalysisOptions | None = None,
+    input_shapes: Sequence[str] | None = None,
+    image_spec: ImageSpec | None = None,
+    limit: int | None = None,
+    emit_mlir: str | os.PathLike[str] | None = None,
+) -> Plan:
+    """Analyses a model and returns its precision plan (see module docs)."""
+    return run_analysis(model_path, calib_source, options, input_shapes, image_spec, limit, emit_mlir).plan

@@ -108,75 +108,52 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_ratio(text: str) -> tuple[float, float, float, float]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 4 or any(not v >= 0 for v in values) or sum(values) <= 0:
-        raise QuantuneError(
-            f"bad --ratio '{text}': expected four non-negative numbers for "
-            "weight_sqnr,act_sqnr,weight_mse,act_mse, e.g. 1,1,1,1"
-        )
-    return values  # type: ignore[return-value]
+def _analysis_kwargs(args: argparse.Namespace) -> dict:
+    """The analysis options of the command line, as keyword arguments of the API."""
+    from quantune_mlir.api import parse_ratio
+
+    return dict(
+        method=args.method,
+        budget=args.budget,
+        ratio=parse_ratio(args.ratio, "--ratio"),
+        calib_method=args.calib_method,
+        percentile=args.percentile,
+        bins=args.bins,
+        keep_fp32=[name for group in args.keep_fp32 for name in group.split(",") if name],
+        input_shapes=args.input_shape,
+        image_spec=args.image_spec,
+        limit=args.limit,
+    )
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from quantune_mlir.analyze import analyze
-    from quantune_mlir.calib_data import ImageSpec
-    from quantune_mlir.plan import format_table
+    from quantune_mlir.api import analyze
 
-    options = _analysis_options(args)
-    image_spec = ImageSpec.parse(args.image_spec) if args.image_spec else None
-    plan = analyze(args.model, args.calib, options, args.input_shape, image_spec, args.limit, args.emit_mlir)
-    plan.save(args.output)
-    print(format_table(plan))
+    result = analyze(args.model, args.calib, output=args.output, emit_mlir=args.emit_mlir, **_analysis_kwargs(args))
+    print(result.table)
     _progress(f"wrote {args.output}" + (f" and {args.emit_mlir}" if args.emit_mlir else ""))
     return 0
 
 
-def _analysis_options(args: argparse.Namespace) -> "AnalysisOptions":
-    from quantune_mlir.analyze import AnalysisOptions
-
-    return AnalysisOptions(
-        method=args.method,
-        budget=args.budget,
-        ratio=_parse_ratio(args.ratio),
-        calib_method=args.calib_method,
-        percentile=args.percentile,
-        bins=args.bins,
-    )
-
-
 def _cmd_quantize(args: argparse.Namespace) -> int:
-    from quantune_mlir.calib_data import ImageSpec
-    from quantune_mlir.plan import format_table
-    from quantune_mlir.quantize import QuantizeOptions, quantize_model
+    from quantune_mlir.api import quantize
 
     if args.calib and args.plan:
         raise QuantuneError("give either --calib (run the analysis) or --plan (reuse one), not both")
     if (args.eval or args.eval_labels or args.report_budgets) and not args.report:
         raise QuantuneError("--eval, --eval-labels and --report-budgets only apply with --report")
-    options = QuantizeOptions(
-        target=args.target,
-        fold=not args.no_fold,
-        precision=args.precision,
-        recipe=not args.no_recipe,
-        analysis=_analysis_options(args),
+    result = quantize(
+        args.model, args.output, calib=args.calib, plan=args.plan, save_plan=args.save_plan, target=args.target,
+        precision=args.precision, fold=not args.no_fold, recipe=not args.no_recipe, emit_mlir=args.emit_mlir,
+        **_analysis_kwargs(args),
     )
-    image_spec = ImageSpec.parse(args.image_spec) if args.image_spec else None
-    result = quantize_model(
-        args.model, args.output, calib=args.calib, plan_path=args.plan, options=options,
-        input_shapes=args.input_shape, image_spec=image_spec, limit=args.limit,
-        emit_mlir=args.emit_mlir, save_plan=args.save_plan,
-    )
-    if args.plan is None:
-        print(format_table(result.plan))
+    if args.plan is None or result.plan.layers and any(layer.reason for layer in result.plan.layers):
+        print(result.table)
     total = len(result.plan.layers)
     ratio = result.weight_bytes / result.weight_bytes_fp32 if result.weight_bytes_fp32 else 1.0
     _progress(
-        f"wrote {args.output}: {result.lowered.int8_layers}/{total} layers int8, "
-        f"{result.lowered.folded_pairs} quantize/dequantize pairs folded, "
+        f"wrote {args.output}: {result.int8_layers}/{total} layers int8, "
+        f"{result.folded_pairs} quantize/dequantize pairs folded, "
         f"layer weights {result.weight_bytes / 1e6:.2f} MB ({ratio:.2f}x fp32), module {result.module_bytes / 1e6:.2f} MB"
     )
     if args.report:
@@ -184,7 +161,8 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         from quantune_mlir.report import write_report
 
         budgets = [float(b) for b in args.report_budgets.split(",")] if args.report_budgets else []
-        data = build_report_data(result, args.model, args.output, options, args.eval, args.eval_labels, budgets)
+        options = result.details.options
+        data = build_report_data(result.details, args.model, args.output, options, args.eval, args.eval_labels, budgets)
         html, js = write_report(args.report, data)
         _progress(f"wrote {html} and {js}")
     return 0
@@ -204,8 +182,11 @@ def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-spec", help="preprocessing for an image folder, e.g. "
                    "size=256,crop=224,mean=0.485/0.456/0.406,std=0.229/0.224/0.225,layout=nchw,channels=rgb")
     p.add_argument("--limit", type=int, help="use only the first N calibration inputs")
+    p.add_argument("--keep-fp32", action="append", default=[], metavar="NAME[,NAME...]",
+                   help="layers that stay fp32 whatever their sensitivity: ONNX node names or layer ids "
+                   "(comma-separated, repeatable)")
     p.add_argument("--input-shape", action="append", default=[], metavar="[NAME:]DIMS",
-                   help="static shape for a dynamic input, as for import")
+                   help="static shape for an input with dynamic dimensions other than the batch, as for import")
 
 
 def _check_output_dir(path: str | None) -> None:
@@ -289,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="the .mlir file to write")
     p.add_argument("--input-shape", action="append", default=[], metavar="[NAME:]DIMS",
                    help="static shape for an input with dynamic dimensions, e.g. x:1x3x224x224 "
-                   "(repeat for several inputs)")
+                   "(repeat for several inputs); a dynamic batch alone becomes 1 without it")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("opt", help="run quantune-opt (all its flags pass through)", add_help=False,

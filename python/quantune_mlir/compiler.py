@@ -14,6 +14,14 @@ from quantune_mlir.progress import report
 from quantune_mlir.targets import UKERNELS, Target
 
 
+class CompileError(QuantuneError):
+    """iree-compile rejected the module; ``diagnostics`` holds its full output."""
+
+    def __init__(self, message: str, diagnostics: str) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics
+
+
 def _error_line(exc: Exception) -> str:
     text = str(exc)
     for line in text.splitlines():
@@ -47,7 +55,7 @@ def compile_mlir(
     except iree_tools.CompilerToolError as exc:
         detail = _error_line(exc).replace("<stdin>", source_name)
         if not (recipe and UKERNELS in flags and "ukernel" in detail):
-            raise QuantuneError(f"iree-compile failed for target {target.spec}: {detail}") from None
+            raise CompileError(f"iree-compile failed for target {target.spec}: {detail}", str(exc)) from None
         # IREE 3.13 cannot lower some microkernel calls (seen on strided 1x1
         # int8 convolutions); the rest of the recipe still applies.
         report(f"warning: {detail}; compiling again without microkernels")
@@ -56,7 +64,7 @@ def compile_mlir(
             vmfb = iree_tools.compile_str(mlir_text, extra_args=flags)
         except iree_tools.CompilerToolError as exc2:
             detail = _error_line(exc2).replace("<stdin>", source_name)
-            raise QuantuneError(f"iree-compile failed for target {target.spec}: {detail}") from None
+            raise CompileError(f"iree-compile failed for target {target.spec}: {detail}", str(exc2)) from None
     if output is not None:
         write_bytes(output, vmfb)
     return vmfb

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from quantune_mlir.errors import QuantuneError
+from quantune_mlir.layers import list_layers
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.plan import Plan
 
@@ -40,6 +41,8 @@ class LoweredModule:
     """Upstream-only linalg IR, ready for iree-compile."""
     int8_layers: int
     folded_pairs: int
+    fallbacks: dict[int, str] = field(default_factory=dict)
+    """Layers planned i8 that the lowering kept f32, with the reason."""
     stages: dict[str, str] = field(default_factory=dict)
     """IR after each stage (only when ``keep_stages`` was set)."""
 
@@ -73,6 +76,12 @@ def _folded_pairs(text: str) -> int:
     return sum(int(n) for n in re.findall(r"quantune\.folded_pairs = (\d+)", text))
 
 
+def _fallbacks(lowered: str, entries: list[dict[str, object]]) -> dict[int, str]:
+    """The layers planned i8 that quantune-lower-mixed-precision kept f32."""
+    planned = {e["id"] for e in entries if e["precision"] == "i8"}
+    return {layer.id: layer.reason for layer in list_layers(lowered) if layer.id in planned and layer.reason}
+
+
 def lower_plan(
     labelled: str,
     plan: Plan,
@@ -94,6 +103,7 @@ def lower_plan(
         annotations.write_text(json.dumps({"version": 1, "layers": entries}))
         passes: list[tuple[str, tuple[str, ...]]] = [
             ("annotated", (f"--quantune-annotate=file={annotations}",)),
+            # A layer the pass cannot make int8 stays f32 with a reason.
             ("lowered", ("--quantune-lower-mixed-precision",)),
         ]
         if fold:
@@ -109,11 +119,15 @@ def lower_plan(
                 if name == "folded":
                     folded = _folded_pairs(text)
                 stages[name] = text
+            fallbacks = _fallbacks(stages["lowered"], entries)
         else:
             # Everything but the last step in one run, so the fold count can
             # be read before quantune-strip removes it.
             all_flags = [flag for _, flags in passes[:-1] for flag in flags]
             before_strip = run_quantune_opt(labelled, all_flags)
             folded = _folded_pairs(before_strip)
+            fallbacks = _fallbacks(before_strip, entries)
             text = run_quantune_opt(before_strip, passes[-1][1])
-    return LoweredModule(text=text, int8_layers=int8_layers, folded_pairs=folded, stages=stages)
+    return LoweredModule(
+        text=text, int8_layers=int8_layers - len(fallbacks), folded_pairs=folded, fallbacks=fallbacks, stages=stages
+    )

@@ -8,13 +8,13 @@ recipe. With ``emit_mlir`` every stage's IR is written to a directory.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from quantune_mlir.analyze import AnalysisOptions, analyze
+from quantune_mlir.analyze import AnalysisOptions, resolve_keep_fp32, run_analysis
 from quantune_mlir.calib_data import ImageSpec
-from quantune_mlir.compiler import compile_mlir
+from quantune_mlir.compiler import CompileError, compile_mlir
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_text
 from quantune_mlir.importer import import_onnx
@@ -22,9 +22,9 @@ from quantune_mlir.layers import list_layers
 from quantune_mlir.lowering import LoweredModule, Precision, lower_plan, plan_annotations
 from quantune_mlir.onnx_model import load_onnx
 from quantune_mlir.opt import run_quantune_opt
-from quantune_mlir.plan import Plan, load_plan
+from quantune_mlir.plan import LayerPlan, Plan, load_plan
 from quantune_mlir.progress import report
-from quantune_mlir.targets import parse_target
+from quantune_mlir.targets import Target, parse_target
 
 
 @dataclass
@@ -49,6 +49,7 @@ class QuantizeResult:
     weight_bytes: int
     labelled: str
     """The model's labelled IR, for re-lowering (e.g. the report's fp32 build)."""
+    options: QuantizeOptions
 
 
 def weight_bytes(plan: Plan, precision: Precision = "plan") -> tuple[int, int]:
@@ -74,6 +75,69 @@ def _check_plan_matches(plan: Plan, labelled: str, model_path: str | os.PathLike
         )
 
 
+def fp32_plan(model_path: str | os.PathLike[str], labelled: str) -> Plan:
+    """A plan that keeps every layer f32; it needs no calibration data."""
+    layers = [
+        LayerPlan(id=layer.id, name=layer.name, kind=layer.kind, params=layer.params, macs=layer.macs,
+                  precision="f32", reason=layer.reason)
+        for layer in list_layers(labelled)
+    ]
+    return Plan(model=str(model_path), method="fp32", budget="none", ratio=[], calibration={},
+                inferences={"passes": 0, "model_runs": 0}, phases_seconds={}, layers=layers)
+
+
+def keep_fp32(plan: Plan, names: Sequence[str]) -> None:
+    """Makes the layers named in ``names`` (ONNX node names or ids) f32 in ``plan``."""
+    by_id = {layer.id: layer for layer in plan.layers}
+    for layer_id, reason in resolve_keep_fp32(names, plan.layers).items():
+        by_id[layer_id].precision = "f32"
+        by_id[layer_id].reason = reason
+
+
+def record_fallbacks(plan: Plan, fallbacks: dict[int, str]) -> None:
+    """Marks layers that could not be int8 as f32 in ``plan`` and says so."""
+    by_id = {layer.id: layer for layer in plan.layers}
+    for layer_id, reason in sorted(fallbacks.items()):
+        layer = by_id[layer_id]
+        layer.precision = "f32"
+        layer.reason = reason
+        report(f"  layer {layer_id} ('{layer.name}') stays f32: {reason}")
+
+
+_MAX_COMPILE_RETRIES = 8
+
+
+def _layer_in_error(diagnostics: str, plan: Plan, precision: Precision) -> int | None:
+    """The int8 layer an iree-compile error points at, by its ONNX node name."""
+    int8 = {e["id"] for e in plan_annotations(plan, precision) if e["precision"] == "i8"}
+    for layer in plan.layers:
+        if layer.id in int8 and layer.name and f'"{layer.name}"' in diagnostics:
+            return layer.id
+    return None
+
+
+def _lower_and_compile(
+    labelled: str, plan: Plan, options: QuantizeOptions, target: Target, output: str | os.PathLike[str],
+    keep_stages: bool, source_name: str,
+) -> tuple[LoweredModule, bytes]:
+    """Lowers and compiles; a layer whose int8 form IREE cannot compile is
+    made f32 (with the reason in the plan) and the module built again."""
+    for _ in range(_MAX_COMPILE_RETRIES + 1):
+        lowered = lower_plan(labelled, plan, fold=options.fold, precision=options.precision, keep_stages=keep_stages)
+        record_fallbacks(plan, lowered.fallbacks)
+        report(f"compiling for {target.spec}")
+        try:
+            module = compile_mlir(lowered.text, target, output, recipe=options.recipe, source_name=source_name)
+            return lowered, module
+        except CompileError as exc:
+            layer_id = _layer_in_error(exc.diagnostics, plan, options.precision)
+            if layer_id is None:
+                raise
+            # The reason also keeps the layer f32 under --precision int8.
+            record_fallbacks(plan, {layer_id: f"IREE cannot compile its int8 form ({exc.args[0].split(': ', 1)[-1]})"})
+    raise QuantuneError(f"iree-compile kept failing after {_MAX_COMPILE_RETRIES} layers were made f32")
+
+
 def quantize_model(
     model_path: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -92,31 +156,39 @@ def quantize_model(
     target = parse_target(options.target)
     if plan_path is None and calib is None and options.precision != "fp32":
         raise QuantuneError("quantize needs calibration data (--calib) or an existing plan (--plan)")
+    labelled = None
     if plan_path is not None:
         plan = load_plan(plan_path)
-    elif calib is not None:
-        plan = analyze(model_path, calib, options.analysis, input_shapes, image_spec, limit)
+        keep_fp32(plan, options.analysis.keep_fp32)
+    elif options.precision == "fp32":
+        report(f"importing {model_path}")
+        labelled = run_quantune_opt(import_onnx(load_onnx(model_path, input_shapes)), ["--quantune-label-layers"])
+        plan = fp32_plan(model_path, labelled)
     else:
-        raise QuantuneError("an fp32 module still needs the layer list of a plan; pass --calib or --plan")
-    if save_plan is not None:
-        plan.save(save_plan)
+        analysis_options = options.analysis
+        if options.precision == "int8":
+            analysis_options = replace(analysis_options, ranges_only=True)
+        analysis = run_analysis(model_path, calib, analysis_options, input_shapes, image_spec, limit)
+        plan, labelled = analysis.plan, analysis.labelled
 
     report(f"lowering {model_path}")
-    labelled = run_quantune_opt(import_onnx(load_onnx(model_path, input_shapes)), ["--quantune-label-layers"])
+    if labelled is None:
+        labelled = run_quantune_opt(import_onnx(load_onnx(model_path, input_shapes)), ["--quantune-label-layers"])
     _check_plan_matches(plan, labelled, model_path)
-    lowered = lower_plan(labelled, plan, fold=options.fold, precision=options.precision, keep_stages=emit_mlir is not None)
+    if target.device == "vulkan" and any(e["precision"] == "i8" for e in plan_annotations(plan, options.precision)):
+        report("warning: IREE 3.13's SPIR-V code generation can miscompile int8 1x1 convolutions and some int8 "
+               "matmuls on Vulkan (seen on lavapipe); check the module against --precision fp32 "
+               "(docs/lowering.md, 'Known problems')")
+    lowered, module = _lower_and_compile(
+        labelled, plan, options, target, output, emit_mlir is not None, str(model_path)
+    )
+    if save_plan is not None:
+        plan.save(save_plan)
     if emit_mlir is not None:
         directory = Path(emit_mlir)
         directory.mkdir(parents=True, exist_ok=True)
         write_text(directory / "0-imported.mlir", labelled)
         for index, (stage, text) in enumerate(lowered.stages.items(), start=1):
             write_text(directory / f"{index}-{stage}.mlir", text)
-
-    if target.device == "vulkan" and lowered.int8_layers:
-        report("warning: IREE 3.13's SPIR-V code generation can miscompile int8 1x1 convolutions and some int8 "
-               "matmuls on Vulkan (seen on lavapipe); check the module against --precision fp32 "
-               "(docs/lowering.md, 'Known problems')")
-    report(f"compiling for {target.spec}")
-    module = compile_mlir(lowered.text, target, output, recipe=options.recipe, source_name=str(model_path))
     fp32_bytes, quantized_bytes = weight_bytes(plan, options.precision)
-    return QuantizeResult(plan, lowered, len(module), fp32_bytes, quantized_bytes, labelled)
+    return QuantizeResult(plan, lowered, len(module), fp32_bytes, quantized_bytes, labelled, options)

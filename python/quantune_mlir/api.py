@@ -1,0 +1,194 @@
+"""The Python entry points: :func:`analyze` and :func:`quantize`.
+
+They take the CLI's options as keyword arguments (the CLI is a thin layer
+over them) and return a result with the plan, the per-layer table and the
+files written::
+
+    import numpy as np
+    import quantune_mlir as qt
+
+    calib = np.load("calib.npy")          # or a file, a folder, or dicts per input
+    result = qt.quantize("model.onnx", "model.vmfb", calib=calib, budget="fp32-fraction=0.1")
+    print(result.table)
+    print(result.int8_layers, result.fallbacks)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from quantune_mlir.analyze import AnalysisOptions, run_analysis
+from quantune_mlir.calib_data import ImageSpec
+from quantune_mlir.errors import QuantuneError
+from quantune_mlir.lowering import PRECISIONS
+from quantune_mlir.plan import Plan, format_table
+from quantune_mlir.quantize import QuantizeOptions, QuantizeResult, quantize_model
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class AnalyzeResult:
+    """What :func:`analyze` decided."""
+
+    plan: Plan
+    table: str
+    """The per-layer table, as ``quantune analyze`` prints it."""
+    plan_path: Path | None = None
+    """Where the plan was written, if ``output`` was given."""
+
+
+@dataclass
+class ModuleResult:
+    """What :func:`quantize` built."""
+
+    plan: Plan
+    table: str
+    module_path: Path
+    int8_layers: int
+    folded_pairs: int
+    """Quantize/dequantize pairs removed between int8 layers."""
+    fallbacks: dict[str, str]
+    """Layers that stay f32 for a reason (name: reason), whatever the budget."""
+    weight_bytes: int
+    weight_bytes_fp32: int
+    module_bytes: int
+    details: QuantizeResult = field(repr=False)
+    """The internal result (lowered IR, labelled IR), e.g. for the HTML report."""
+
+
+def parse_ratio(value: str | Sequence[float], name: str = "ratio") -> tuple[float, float, float, float]:
+    """Four non-negative, finite weights with a positive sum, from ``"1,1,1,1"`` or a sequence."""
+    try:
+        values = tuple(float(v) for v in (value.split(",") if isinstance(value, str) else value))
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 4 or any(not 0 <= v < float("inf") for v in values) or sum(values) <= 0:
+        raise QuantuneError(
+            f"bad {name} '{value}': expected four non-negative numbers for "
+            "weight_sqnr,act_sqnr,weight_mse,act_mse, e.g. 1,1,1,1"
+        )
+    return values  # type: ignore[return-value]
+
+
+def _image_spec(value: str | ImageSpec | None) -> ImageSpec | None:
+    return ImageSpec.parse(value) if isinstance(value, str) else value
+
+
+def _shape_specs(value: Sequence[str] | Mapping[str, Sequence[int]] | None) -> list[str] | None:
+    """``["x:1x3x224x224"]`` or ``{"x": (1, 3, 224, 224)}`` as CLI-style specs."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return [f"{name}:{'x'.join(str(int(d)) for d in dims)}" for name, dims in value.items()]
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _analysis_options(
+    method: str, budget: str, ratio: str | Sequence[float], calib_method: str, percentile: float, bins: int,
+    keep_fp32: Sequence[str], device: str,
+) -> AnalysisOptions:
+    if not 0 < percentile <= 100:
+        raise QuantuneError(f"bad percentile {percentile}: expected a number in (0, 100]")
+    if bins < 0:
+        raise QuantuneError(f"bad bins {bins}: expected a non-negative integer")
+    return AnalysisOptions(
+        method=method, budget=budget, ratio=parse_ratio(ratio), calib_method=calib_method,
+        percentile=percentile, bins=bins, device=device, keep_fp32=tuple(str(k) for k in keep_fp32),
+    )
+
+
+def analyze(
+    model: PathLike,
+    calib: Any,
+    *,
+    output: PathLike | None = None,
+    method: str = "quantunev2",
+    budget: str = "fp32-fraction=0.1",
+    ratio: str | Sequence[float] = (1.0, 1.0, 1.0, 1.0),
+    calib_method: str = "minmax",
+    percentile: float = 99.99,
+    bins: int = 128,
+    keep_fp32: Sequence[str] = (),
+    input_shapes: Sequence[str] | Mapping[str, Sequence[int]] | None = None,
+    image_spec: str | ImageSpec | None = None,
+    limit: int | None = None,
+    emit_mlir: PathLike | None = None,
+    device: str = "local-task",
+) -> AnalyzeResult:
+    """Ranks the layers of ``model`` and decides which stay fp32 (``quantune analyze``).
+
+    ``calib`` is an ``.npy``/``.npz`` file, a folder of them or of images
+    (with ``image_spec``), an array stacking samples, or an iterable of
+    arrays or of ``{input_name: array}`` dicts. ``keep_fp32`` names layers
+    (ONNX node names or ids) that stay fp32 whatever their sensitivity.
+    With ``output`` the plan is also written as JSON.
+    """
+    options = _analysis_options(method, budget, ratio, calib_method, percentile, bins, keep_fp32, device)
+    plan = run_analysis(model, calib, options, _shape_specs(input_shapes), _image_spec(image_spec), limit, emit_mlir).plan
+    if output is not None:
+        plan.save(output)
+    return AnalyzeResult(plan, format_table(plan), Path(output) if output is not None else None)
+
+
+def quantize(
+    model: PathLike,
+    output: PathLike,
+    *,
+    calib: Any = None,
+    plan: PathLike | None = None,
+    save_plan: PathLike | None = None,
+    target: str = "host",
+    precision: str = "plan",
+    fold: bool = True,
+    recipe: bool = True,
+    emit_mlir: PathLike | None = None,
+    method: str = "quantunev2",
+    budget: str = "fp32-fraction=0.1",
+    ratio: str | Sequence[float] = (1.0, 1.0, 1.0, 1.0),
+    calib_method: str = "minmax",
+    percentile: float = 99.99,
+    bins: int = 128,
+    keep_fp32: Sequence[str] = (),
+    input_shapes: Sequence[str] | Mapping[str, Sequence[int]] | None = None,
+    image_spec: str | ImageSpec | None = None,
+    limit: int | None = None,
+    device: str = "local-task",
+) -> ModuleResult:
+    """Builds a mixed-precision module from ``model`` (``quantune quantize``).
+
+    The plan comes from an analysis of ``calib`` (see :func:`analyze`) or
+    from a saved ``plan``; ``precision="int8"`` makes every layer that can
+    be int8 (only activation ranges are measured), ``"fp32"`` none (no
+    calibration data needed). Layers the lowering or IREE cannot build in
+    int8 stay fp32; ``fallbacks`` says which and why.
+    """
+    if calib is not None and plan is not None:
+        raise QuantuneError("give either calib (run the analysis) or plan (reuse one), not both")
+    if precision not in PRECISIONS:
+        raise QuantuneError(f"unknown precision '{precision}'; expected one of {', '.join(PRECISIONS)}")
+    options = QuantizeOptions(
+        target=target, fold=fold, precision=precision, recipe=recipe,  # type: ignore[arg-type]
+        analysis=_analysis_options(method, budget, ratio, calib_method, percentile, bins, keep_fp32, device),
+    )
+    result = quantize_model(
+        model, output, calib=calib, plan_path=plan, options=options, input_shapes=_shape_specs(input_shapes),
+        image_spec=_image_spec(image_spec), limit=limit, emit_mlir=emit_mlir, save_plan=save_plan,
+    )
+    return ModuleResult(
+        plan=result.plan,
+        table=format_table(result.plan),
+        module_path=Path(output),
+        int8_layers=result.lowered.int8_layers,
+        folded_pairs=result.lowered.folded_pairs,
+        fallbacks={layer.name: layer.reason for layer in result.plan.layers if layer.reason},
+        weight_bytes=result.weight_bytes,
+        weight_bytes_fp32=result.weight_bytes_fp32,
+        module_bytes=result.module_bytes,
+        details=result,
+    )
