@@ -69,17 +69,39 @@ def quantune_exe() -> str:
     return str(exe) if exe.is_file() else "quantune"
 
 
+def snapshot_opt(cache: Path, wait: float = 300) -> Path:
+    """A private copy of quantune-opt for this run, so a rebuild during a long run does not mix binaries.
+
+    Waits up to ``wait`` seconds for the binary (a rebuild may have removed it); sets QUANTUNE_OPT for the
+    quantize subprocesses.
+    """
+    src = Path(os.environ.get("QUANTUNE_OPT") or ROOT / "build" / "bin" / "quantune-opt")
+    deadline = time.monotonic() + wait
+    while not src.is_file():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"run: error: {src} not found; run `make build` or set QUANTUNE_OPT")
+        time.sleep(5)
+    time.sleep(1)  # let a linker that just wrote it finish
+    data = src.read_bytes()
+    dest = cache / "_bin" / f"quantune-opt-{hashlib.sha256(data).hexdigest()[:16]}"
+    if not dest.is_file():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.chmod(0o755)
+        tmp.replace(dest)
+    os.environ["QUANTUNE_OPT"] = str(dest)
+    return dest
+
+
 def fingerprint() -> str:
-    """Changes whenever the quantune package, quantune-opt or the IREE versions change."""
+    """Changes whenever the quantune package, quantune-opt (the snapshot's content hash) or the IREE versions change."""
     h = hashlib.sha256()
     pkg = ROOT / "python" / "quantune_mlir"
     for p in sorted(pkg.rglob("*.py")):
         h.update(p.relative_to(pkg).as_posix().encode())
         h.update(p.read_bytes())
-    opt = Path(os.environ.get("QUANTUNE_OPT", ROOT / "build" / "bin" / "quantune-opt"))
-    if opt.is_file():
-        st = opt.stat()
-        h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    h.update(Path(os.environ.get("QUANTUNE_OPT", "")).name.encode())
     from importlib import metadata
 
     for dist in ("iree-base-compiler", "iree-base-runtime", "onnx", "onnxruntime"):
@@ -485,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(m not in MODES for m in modes):
         print(f"run: error: modes are {', '.join(MODES)}", file=sys.stderr)
         return 2
+    opt = snapshot_opt(cache)
+    print(f"[coverage] using {opt}", file=sys.stderr, flush=True)
     fp = fingerprint()
     index = json.loads((cache / "index.json").read_text()) if (cache / "index.json").is_file() else {}
     # a subset run keeps the other models' earlier results in the report
