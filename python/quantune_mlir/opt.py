@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -58,5 +60,22 @@ def run_quantune_opt(mlir_text: str, args: Sequence[str]) -> str:
     if proc.returncode != 0:
         errors = [line for line in proc.stderr.splitlines() if "error:" in line]
         detail = errors[0].strip() if errors else (proc.stderr.strip() or f"exit status {proc.returncode}")
-        raise QuantuneError(f"quantune-opt {' '.join(args)} failed: {detail}")
+        detail = clean_diagnostic(detail)
+        passes = [a.split("=", 1)[0].lstrip("-") for a in args if a.startswith("--quantune-")]
+        if not any(p in detail for p in passes):
+            detail = f"{', '.join(passes) or 'quantune-opt'} failed: {detail}"
+        raise QuantuneError(detail)
     return proc.stdout
+
+
+_TEMP_PATH = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/quantune-[^/\s']*/")
+_DIAG_PREFIX = re.compile(r"^(?:<unknown>|<stdin>|-)(?::\d+)*: error: ")
+_LOC_PREFIX = re.compile(r'^loc\("([^"]*)"\): ')
+
+
+def clean_diagnostic(line: str) -> str:
+    """An MLIR diagnostic line as a user reads it: no ``<stdin>:L:C`` prefix,
+    the op's location as its ONNX node, and no private temporary directories."""
+    line = _DIAG_PREFIX.sub("", line.strip())
+    line = _LOC_PREFIX.sub(r"at ONNX node '\1': ", line)
+    return _TEMP_PATH.sub("", line)
