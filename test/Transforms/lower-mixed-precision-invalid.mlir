@@ -1,6 +1,10 @@
-// RUN: quantune-opt %s --split-input-file --verify-diagnostics --quantune-lower-mixed-precision
+// With strict=true a layer that cannot be lowered is an error (by default
+// it stays f32 with a reason, see lower-mixed-precision-fallback.mlir).
+// Malformed IR (per-channel act_qparams, NaN weights) is an error in both
+// modes.
+// RUN: quantune-opt %s --split-input-file --verify-diagnostics --quantune-lower-mixed-precision=strict=true
 // The pass fails, so the tool exits with an error.
-// RUN: not quantune-opt %s --split-input-file --quantune-lower-mixed-precision 2>&1 | FileCheck %s
+// RUN: not quantune-opt %s --split-input-file --quantune-lower-mixed-precision=strict=true 2>&1 | FileCheck %s
 
 // An i8 layer without activation parameters cannot be lowered.
 func.func @no_act_qparams(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
@@ -65,13 +69,14 @@ func.func @nan_weight(%a: tensor<2x2xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf3
 // -----
 
 // A bias that does not fit the i32 accumulator: s_x * s_w = 0.001 * 1/127,
-// so a bias of 1.0e5 is 1.27e10 accumulator units (> 2^31 - 1).
+// so a bias of 1.0e5 is 1.27e10 accumulator units (> 2^30). The channels
+// are not dead (their weights are as large as the layer's), so no floor.
 func.func @bias_overflow(%a: tensor<1x2xf32>) -> tensor<1x2xf32> {
   %w = arith.constant dense<[[1.0, 1.0], [-1.0, 0.5]]> : tensor<2x2xf32>
   %b = arith.constant 1.0e5 : f32
   %e = tensor.empty() : tensor<1x2xf32>
   %init = linalg.fill ins(%b : f32) outs(%e : tensor<1x2xf32>) -> tensor<1x2xf32>
-  // expected-error @+1 {{quantune-lower-mixed-precision: layer 0 ('big') has a bias that does not fit an i32 accumulator}}
+  // expected-error @+1 {{quantune-lower-mixed-precision: layer 0 ('big') is i8 but cannot be lowered: bias of channel 0 is 1.27e+10 input-weight quantization steps (bias 1e+05, input scale 0.001, weight scale 0.00787); beyond an i32 accumulator (limit 2^30)}}
   %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.name = "big", quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.001>}
     ins(%a, %w : tensor<1x2xf32>, tensor<2x2xf32>) outs(%init : tensor<1x2xf32>) -> tensor<1x2xf32>
   return %0 : tensor<1x2xf32>
@@ -83,7 +88,7 @@ func.func @bias_overflow(%a: tensor<1x2xf32>) -> tensor<1x2xf32> {
 // rejected with the layer named (annotate accepts any siN/uiN).
 func.func @act_qparams_si16(%a: tensor<2x3xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
   %w = arith.constant dense<1.0> : tensor<3x2xf32>
-  // expected-error @+1 {{quantune-lower-mixed-precision: layer 0 ('fc16') needs si8 activation qparams, got 'si16'}}
+  // expected-error @+1 {{quantune-lower-mixed-precision: layer 0 ('fc16') is i8 but cannot be lowered: activation qparams are si16; the integer lowering needs si8}}
   %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.name = "fc16", quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si16, scale = 0.5>}
     ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>

@@ -11,6 +11,9 @@
 #include "mlir/IR/AffineExpr.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Interfaces/LoopLikeInterface.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <cmath>
@@ -46,6 +49,68 @@ StringRef mlir::quantune::getLayerName(Operation *layer) {
           layer->getAttrOfType<StringAttr>(QuantuneDialect::kNameAttrName))
     return name.getValue();
   return {};
+}
+
+bool mlir::quantune::hasForcedF32Reason(Operation *layer) {
+  return layer->hasAttr(QuantuneDialect::kReasonAttrName);
+}
+
+void mlir::quantune::markLayerF32(Operation *layer, StringRef reason) {
+  MLIRContext *ctx = layer->getContext();
+  layer->setAttr(QuantuneDialect::kPrecisionAttrName,
+                 PrecisionAttr::get(ctx, Float32Type::get(ctx)));
+  layer->setAttr(QuantuneDialect::kReasonAttrName,
+                 StringAttr::get(ctx, reason));
+}
+
+std::string mlir::quantune::describeLayer(Operation *layer) {
+  std::string text = "layer ";
+  if (std::optional<int64_t> id = getLayerId(layer))
+    text += std::to_string(*id);
+  else
+    text += "?";
+  StringRef name = getLayerName(layer);
+  if (!name.empty())
+    text += (" ('" + name + "')").str();
+  return text;
+}
+
+std::optional<std::string>
+mlir::quantune::getNestedLayerReason(Operation *layer) {
+  Operation *parent = layer->getParentOp();
+  if (!parent || isa<FunctionOpInterface>(parent))
+    return std::nullopt;
+  // The innermost loop around the layer, if any, is what the user knows.
+  for (Operation *op = parent; op && !isa<FunctionOpInterface>(op);
+       op = op->getParentOp())
+    if (isa<LoopLikeOpInterface>(op))
+      return std::string("inside a loop body (recurrent layer)");
+  return ("nested in a region of '" + parent->getName().getStringRef() + "'")
+      .str();
+}
+
+/// True for a statically shaped tensor type without elements.
+static bool isEmptyTensorType(Type type) {
+  auto ranked = dyn_cast<RankedTensorType>(type);
+  return ranked && ranked.hasStaticShape() && ranked.getNumElements() == 0;
+}
+
+std::optional<std::string>
+mlir::quantune::getEmptyLayerReason(linalg::LinalgOp layer) {
+  auto describe = [](StringRef what, Type type) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << what << " " << type
+       << " has no elements (a zero-size dimension); nothing to quantize";
+    return text;
+  };
+  Type weightType = getWeightOperand(layer).get().getType();
+  if (isEmptyTensorType(weightType))
+    return describe("weight", weightType);
+  for (Value init : layer.getDpsInits())
+    if (isEmptyTensorType(init.getType()))
+      return describe("result", init.getType());
+  return std::nullopt;
 }
 
 OpOperand &mlir::quantune::getWeightOperand(linalg::LinalgOp layer) {

@@ -1,5 +1,4 @@
-//===- LowerMixedPrecision.cpp - i8 layers as integer linalg
-//---------------===//
+//===- LowerMixedPrecision.cpp - i8 layers as integer linalg -------------===//
 //
 // Part of the Quantune-MLIR project.
 //
@@ -14,6 +13,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
 #include <limits>
@@ -116,99 +117,125 @@ void eraseIfDead(Value value) {
     eraseIfDead(operand);
 }
 
-struct LowerMixedPrecisionPass
-    : public quantune::impl::QuantuneLowerMixedPrecisionBase<
-          LowerMixedPrecisionPass> {
-  using QuantuneLowerMixedPrecisionBase::QuantuneLowerMixedPrecisionBase;
+/// A channel's bias may use at most 2^30 accumulator steps, so that the
+/// products added to it have headroom in the i32 accumulator.
+constexpr double kMaxBiasSteps = 1073741824.0;
 
-  void runOnOperation() override {
-    bool failedAny = false;
-    for (linalg::LinalgOp layer : collectLayers(getOperation())) {
-      if (!isInt8Layer(layer))
-        continue;
-      if (failed(lowerLayer(layer)))
-        failedAny = true;
-      else
-        ++numLowered;
-    }
-    if (failedAny)
-      signalPassFailure();
-  }
+/// A channel is dead when its largest |weight| is at most this fraction of
+/// the layer's largest |weight| (typically after batch-norm folding).
+constexpr double kDeadChannelRatio = 1e-5;
 
-private:
-  LogicalResult lowerLayer(linalg::LinalgOp layer);
+/// Everything the integer form of one layer needs, computed before any IR is
+/// changed, so that a layer can still be refused (and left f32) at the end.
+struct Int8LayerPlan {
+  LayerQuantization quant;
+  /// Output dimensions that index the output channel.
+  SmallVector<int64_t> channelDims;
+  /// One weight scale per output channel (else one for the tensor).
+  bool perChannel = false;
+  int64_t channels = 0;
+  /// The i8 weights in the layout the layer reads.
+  std::vector<int8_t> weights;
+  /// The weight scale of every output channel.
+  std::vector<double> scales;
+  /// The accumulator's i32 start value of every output channel.
+  std::vector<int32_t> accInit;
+  /// Whether the layer's init was a constant (folded into accInit); if not,
+  /// it is added back in f32 after the epilogue.
+  bool constantInit = false;
+  /// Channels whose weight scale was raised so that their bias fits.
+  unsigned numFloored = 0;
 };
 
-} // namespace
+/// "%.3g" of `value`.
+std::string fmt(double value) {
+  std::string text;
+  llvm::raw_string_ostream(text) << llvm::format("%.3g", value);
+  return text;
+}
 
-LogicalResult LowerMixedPrecisionPass::lowerLayer(linalg::LinalgOp layer) {
-  int64_t id = *getLayerId(layer);
-  auto fail = [&]() {
-    InFlightDiagnostic diag = layer->emitError();
-    diag << "quantune-lower-mixed-precision: layer " << id << " ";
-    if (!getLayerName(layer).empty())
-      diag << "('" << getLayerName(layer) << "') ";
-    return diag;
+/// Decides whether `layer` can run as int8 and computes its integer form.
+/// The one feasibility check shared by the lowering and check-only mode, so
+/// the two cannot disagree. Returns failure, after an error on the layer,
+/// when the IR is malformed (bad act_qparams, NaN weights), and std::nullopt
+/// with `reason` set when the layer must stay f32.
+FailureOr<std::optional<Int8LayerPlan>>
+planInt8Layer(linalg::LinalgOp layer, std::string &reason) {
+  auto refuse = [&](const Twine &why) {
+    reason = why.str();
+    return std::optional<Int8LayerPlan>();
   };
-  std::string reason;
+  if (std::optional<std::string> empty = getEmptyLayerReason(layer))
+    return refuse(*empty);
   FailureOr<std::optional<LayerQuantization>> prepared =
       prepareLayerQuantization(layer, 8, reason);
   if (failed(prepared))
     return failure();
   if (!*prepared)
-    return fail() << "is i8 but cannot be lowered: " << reason;
-  LayerQuantization &quant = **prepared;
+    return std::optional<Int8LayerPlan>();
+
+  Int8LayerPlan plan;
+  plan.quant = std::move(**prepared);
+  LayerQuantization &quant = plan.quant;
   IntegerType storage = quant.actQParams.getStorageType();
-  if (!storage.isSigned() || storage.getWidth() != 8)
-    return fail() << "needs si8 activation qparams, got " << storage;
+  if (!storage.isSigned() || storage.getWidth() != 8) {
+    std::string type;
+    llvm::raw_string_ostream(type) << storage;
+    return refuse("activation qparams are " + type +
+                  "; the integer lowering needs si8");
+  }
   if (layer.getNumDpsInputs() != 2 || layer.getNumDpsInits() != 1 ||
       layer->getNumResults() != 1)
-    return fail() << "must have two inputs and one tensor result";
+    return refuse("not an op with two inputs and one tensor result");
 
-  OpOperand &inputOperand = *layer.getDpsInputOperand(0);
   OpOperand &weightOperand = getWeightOperand(layer);
   OpOperand &initOperand = *layer.getDpsInitOperand(0);
   auto outType = dyn_cast<RankedTensorType>(initOperand.get().getType());
   auto weightType = dyn_cast<RankedTensorType>(weightOperand.get().getType());
   if (!outType || !outType.hasStaticShape() || !weightType)
-    return fail() << "needs a statically shaped result";
+    return refuse("result is not statically shaped");
 
   // Output dimensions indexing output channels: those whose loop dimension
   // also indexes the weight.
   AffineMap weightMap = layer.getMatchingIndexingMap(&weightOperand);
   AffineMap outMap = layer.getMatchingIndexingMap(&initOperand);
-  SmallVector<int64_t> channelDims;
-  for (auto [d, expr] : llvm::enumerate(outMap.getResults()))
-    if (weightMap.isFunctionOfDim(cast<AffineDimExpr>(expr).getPosition()))
-      channelDims.push_back(d);
   for (AffineExpr expr : weightMap.getResults())
     if (!isa<AffineDimExpr>(expr))
-      return fail() << "has a weight indexing map that is not a projection";
-  int64_t channels = 1;
-  for (int64_t d : channelDims)
-    channels *= outType.getDimSize(d);
+      return refuse("weight indexing map is not a projection");
+  for (AffineExpr expr : outMap.getResults())
+    if (!isa<AffineDimExpr>(expr))
+      return refuse("output indexing map is not a projection");
+  for (auto [d, expr] : llvm::enumerate(outMap.getResults()))
+    if (weightMap.isFunctionOfDim(cast<AffineDimExpr>(expr).getPosition()))
+      plan.channelDims.push_back(d);
+  plan.channels = 1;
+  for (int64_t d : plan.channelDims)
+    plan.channels *= outType.getDimSize(d);
+  const int64_t channels = plan.channels;
 
   // One weight scale per output channel when the channel is one dimension;
   // otherwise a single scale for the tensor.
-  bool perChannel =
-      channelDims.size() == 1 && quant.weight.channelAxes.size() == 1;
-  WeightQuantization wq =
-      perChannel
-          ? quant.weightQuant
-          : quantizeWeights(quant.weight.values, quant.weight.shape, {}, 8);
+  plan.perChannel =
+      plan.channelDims.size() == 1 && quant.weight.channelAxes.size() == 1;
+  WeightQuantization perTensor;
+  if (!plan.perChannel)
+    perTensor =
+        quantizeWeights(quant.weight.values, quant.weight.shape, {}, 8);
+  const std::vector<double> &baseScales =
+      plan.perChannel ? quant.weightQuant.scales : perTensor.scales;
   SmallVector<int64_t> wShape(quant.weight.shape);
-  std::vector<float> deq =
-      applyChain(std::move(wq.dequantized), wShape, quant.weight.chain);
+  std::vector<float> raw =
+      applyChain(quant.weight.values, wShape, quant.weight.chain);
   if (ArrayRef<int64_t>(wShape) != weightType.getShape())
-    return fail() << "weight layout chain does not produce the weight shape";
+    return refuse("weight layout chain does not produce the weight shape");
+  int64_t numScales = plan.perChannel ? channels : 1;
+  if (static_cast<int64_t>(baseScales.size()) != numScales)
+    return refuse("weight scales do not match the output channels");
 
-  // Integer weights in the layer's layout and sum(w) per output channel.
-  double sx = quant.actQParams.getScales()[0];
-  int64_t zpx = quant.actQParams.getZeroPoints()[0];
-  SmallVector<int64_t> wStrides = stridesOf(wShape);
   // For each output channel dim, the weight dim holding the same loop dim.
+  SmallVector<int64_t> wStrides = stridesOf(wShape);
   SmallVector<int64_t> channelWeightDims;
-  for (int64_t d : channelDims) {
+  for (int64_t d : plan.channelDims) {
     unsigned loop = cast<AffineDimExpr>(outMap.getResult(d)).getPosition();
     for (auto [wd, expr] : llvm::enumerate(weightMap.getResults()))
       if (cast<AffineDimExpr>(expr).getPosition() == loop) {
@@ -216,32 +243,97 @@ LogicalResult LowerMixedPrecisionPass::lowerLayer(linalg::LinalgOp layer) {
         break;
       }
   }
-  std::vector<int8_t> qw(deq.size());
-  std::vector<int64_t> wsum(channels, 0);
-  std::vector<double> wscale(channels, wq.scales[0]);
-  for (size_t i = 0; i < deq.size(); ++i) {
+  auto channelOf = [&](size_t flat) {
     int64_t channel = 0;
     for (int64_t wd : channelWeightDims)
-      channel = channel * wShape[wd] + (i / wStrides[wd]) % wShape[wd];
-    double s = perChannel ? wq.scales[channel] : wq.scales[0];
-    wscale[channel] = s;
-    int64_t q = static_cast<int64_t>(std::nearbyint(deq[i] / s));
-    q = std::clamp<int64_t>(q, -127, 127);
-    qw[i] = static_cast<int8_t>(q);
-    wsum[channel] += q;
+      channel = channel * wShape[wd] + (flat / wStrides[wd]) % wShape[wd];
+    return channel;
+  };
+  std::vector<double> maxAbs(channels, 0.0);
+  for (size_t i = 0; i < raw.size(); ++i) {
+    double &m = maxAbs[channelOf(i)];
+    m = std::max(m, std::fabs(static_cast<double>(raw[i])));
+  }
+  double largest = 0.0;
+  for (double m : maxAbs)
+    largest = std::max(largest, m);
+
+  // The bias of every channel must fit in kMaxBiasSteps accumulator steps of
+  // s_x * s_w. A dead channel (negligible weights, typically after
+  // batch-norm folding) gets its weight scale raised until it does; its
+  // weights then quantize to about 0 and its bias is kept. Otherwise the
+  // layer stays f32.
+  double sx = quant.actQParams.getScales()[0];
+  int64_t zpx = quant.actQParams.getZeroPoints()[0];
+  plan.scales.assign(channels, baseScales[0]);
+  if (plan.perChannel)
+    plan.scales.assign(baseScales.begin(), baseScales.end());
+  std::optional<std::vector<double>> bias =
+      matchConstantInit(initOperand.get(), plan.channelDims, channels);
+  plan.constantInit = bias.has_value();
+  if (bias) {
+    for (int64_t c = 0; c < channels; ++c) {
+      double b = (*bias)[c];
+      if (!std::isfinite(b))
+        return refuse("bias of channel " + Twine(c) + " is " + fmt(b));
+      double steps = std::fabs(b) / (sx * plan.scales[c]);
+      if (steps <= kMaxBiasSteps)
+        continue;
+      bool dead = maxAbs[c] <= kDeadChannelRatio * largest;
+      if (dead && plan.perChannel) {
+        plan.scales[c] = std::fabs(b) / (sx * kMaxBiasSteps);
+        ++plan.numFloored;
+        continue;
+      }
+      std::string why = "bias of channel " + std::to_string(c) + " is " +
+                        fmt(steps) +
+                        " input-weight quantization steps (bias " + fmt(b) +
+                        ", input scale " + fmt(sx) + ", weight scale " +
+                        fmt(plan.scales[c]) +
+                        "); beyond an i32 accumulator (limit 2^30)";
+      if (dead)
+        why += "; the channel's weights are negligible, but the layer has "
+               "one weight scale for all channels";
+      return refuse(why);
+    }
+  }
+
+  // Integer weights in the layer's layout and sum(w) per output channel.
+  plan.weights.resize(raw.size());
+  std::vector<int64_t> wsum(channels, 0);
+  for (size_t i = 0; i < raw.size(); ++i) {
+    int64_t channel = channelOf(i);
+    double q =
+        std::nearbyint(static_cast<double>(raw[i]) / plan.scales[channel]);
+    int64_t qi = static_cast<int64_t>(std::clamp(q, -127.0, 127.0));
+    plan.weights[i] = static_cast<int8_t>(qi);
+    wsum[channel] += qi;
   }
 
   // The accumulator's start: bias / (s_x s_w) - zp_x sum(w), in i32.
-  std::optional<std::vector<double>> bias =
-      matchConstantInit(initOperand.get(), channelDims, channels);
-  std::vector<int32_t> accInit(channels);
+  plan.accInit.resize(channels);
   for (int64_t c = 0; c < channels; ++c) {
-    double b = bias ? std::nearbyint((*bias)[c] / (sx * wscale[c])) : 0.0;
+    double b =
+        bias ? std::nearbyint((*bias)[c] / (sx * plan.scales[c])) : 0.0;
     double v = b - static_cast<double>(zpx) * static_cast<double>(wsum[c]);
-    if (!std::isfinite(v) || std::fabs(v) > std::numeric_limits<int32_t>::max())
-      return fail() << "has a bias that does not fit an i32 accumulator";
-    accInit[c] = static_cast<int32_t>(v);
+    if (!std::isfinite(v) ||
+        std::fabs(v) > std::numeric_limits<int32_t>::max())
+      return refuse("accumulator start of channel " + Twine(c) + " (" +
+                    fmt(v) + ") does not fit an i32 accumulator");
+    plan.accInit[c] = static_cast<int32_t>(v);
   }
+  return std::optional<Int8LayerPlan>(std::move(plan));
+}
+
+/// Rewrites `layer` as integer linalg following `plan`.
+void lowerLayer(linalg::LinalgOp layer, const Int8LayerPlan &plan) {
+  const LayerQuantization &quant = plan.quant;
+  OpOperand &inputOperand = *layer.getDpsInputOperand(0);
+  OpOperand &weightOperand = getWeightOperand(layer);
+  OpOperand &initOperand = *layer.getDpsInitOperand(0);
+  auto outType = cast<RankedTensorType>(initOperand.get().getType());
+  auto weightType = cast<RankedTensorType>(weightOperand.get().getType());
+  double sx = quant.actQParams.getScales()[0];
 
   MLIRContext *ctx = layer.getContext();
   Location loc = layer.getLoc();
@@ -253,25 +345,27 @@ LogicalResult LowerMixedPrecisionPass::lowerLayer(linalg::LinalgOp layer) {
                                 quant.actQParams);
   auto qwType = weightType.clone(i8);
   Value qwConst = arith::ConstantOp::create(
-      b, loc, qwType, DenseElementsAttr::get(qwType, ArrayRef<int8_t>(qw)));
+      b, loc, qwType,
+      DenseElementsAttr::get(qwType, ArrayRef<int8_t>(plan.weights)));
 
   auto accType = outType.clone(i32);
   Value empty = tensor::EmptyOp::create(b, loc, accType.getShape(), i32);
   Value init;
-  if (llvm::all_equal(accInit)) {
+  if (llvm::all_equal(plan.accInit)) {
     Value v =
-        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(accInit[0]));
+        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(plan.accInit[0]));
     init = linalg::FillOp::create(b, loc, v, empty).getResult(0);
   } else {
     SmallVector<int64_t> shape;
-    for (int64_t d : channelDims)
+    for (int64_t d : plan.channelDims)
       shape.push_back(outType.getDimSize(d));
     auto type = RankedTensorType::get(shape, i32);
     Value cst = arith::ConstantOp::create(
-        b, loc, type, DenseElementsAttr::get(type, ArrayRef<int32_t>(accInit)));
+        b, loc, type,
+        DenseElementsAttr::get(type, ArrayRef<int32_t>(plan.accInit)));
     SmallVector<int64_t> dims;
     for (int64_t d = 0; d < outType.getRank(); ++d)
-      if (!llvm::is_contained(channelDims, d))
+      if (!llvm::is_contained(plan.channelDims, d))
         dims.push_back(d);
     init = linalg::BroadcastOp::create(b, loc, cst, empty, dims).getResult()[0];
   }
@@ -294,17 +388,17 @@ LogicalResult LowerMixedPrecisionPass::lowerLayer(linalg::LinalgOp layer) {
       });
 
   SmallVector<double> accScales;
-  for (int64_t c = 0; c < (perChannel ? channels : 1); ++c)
-    accScales.push_back(sx * wscale[c]);
+  for (int64_t c = 0; c < (plan.perChannel ? plan.channels : 1); ++c)
+    accScales.push_back(sx * plan.scales[c]);
   auto si32 = IntegerType::get(ctx, 32, IntegerType::Signed);
   std::optional<int64_t> axis;
-  if (perChannel)
-    axis = channelDims[0];
+  if (plan.perChannel)
+    axis = plan.channelDims[0];
   auto accQParams = QParamsAttr::get(
       si32, accScales, SmallVector<int64_t>(accScales.size(), 0), axis);
   Value result =
       DequantizeOp::create(b, loc, outType, intLayer->getResult(0), accQParams);
-  if (!bias) {
+  if (!plan.constantInit) {
     // A non-constant start value is added back in f32.
     Value start = initOperand.get();
     AffineMap identity = b.getMultiDimIdentityMap(outType.getRank());
@@ -320,5 +414,53 @@ LogicalResult LowerMixedPrecisionPass::lowerLayer(linalg::LinalgOp layer) {
   layer->erase();
   eraseDeadWeightChain(quant.weight);
   eraseIfDead(oldInit);
-  return success();
 }
+
+struct LowerMixedPrecisionPass
+    : public quantune::impl::QuantuneLowerMixedPrecisionBase<
+          LowerMixedPrecisionPass> {
+  using QuantuneLowerMixedPrecisionBase::QuantuneLowerMixedPrecisionBase;
+
+  void runOnOperation() override {
+    bool failedAny = false;
+    for (linalg::LinalgOp layer : collectLayers(getOperation())) {
+      // check-only: every layer the analysis could still make int8;
+      // lowering: the layers assigned i8.
+      if (checkOnly ? !layer->hasAttr(QuantuneDialect::kActQParamsAttrName) ||
+                          hasForcedF32Reason(layer)
+                    : !isInt8Layer(layer))
+        continue;
+      std::string reason;
+      FailureOr<std::optional<Int8LayerPlan>> plan =
+          planInt8Layer(layer, reason);
+      if (failed(plan)) {
+        failedAny = true;
+        continue;
+      }
+      if (!*plan) {
+        if (strict && !checkOnly) {
+          layer->emitError()
+              << "quantune-lower-mixed-precision: " << describeLayer(layer)
+              << " is i8 but cannot be lowered: " << reason;
+          failedAny = true;
+          continue;
+        }
+        layer->emitWarning()
+            << "quantune-lower-mixed-precision: " << describeLayer(layer)
+            << " stays f32: " << reason;
+        markLayerF32(layer, reason);
+        ++numRefused;
+        continue;
+      }
+      numFloored += (*plan)->numFloored;
+      if (checkOnly)
+        continue;
+      lowerLayer(layer, **plan);
+      ++numLowered;
+    }
+    if (failedAny)
+      signalPassFailure();
+  }
+};
+
+} // namespace

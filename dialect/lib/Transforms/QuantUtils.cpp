@@ -35,9 +35,8 @@ mlir::quantune::prepareLayerQuantization(linalg::LinalgOp layer, unsigned bits,
   auto inputType =
       dyn_cast<RankedTensorType>(layer.getDpsInputOperand(0)->get().getType());
   if (!inputType || !isa<FloatType>(inputType.getElementType())) {
-    layer->emitError() << "layer " << id
-                       << ": input is not a ranked tensor of floats";
-    return failure();
+    reason = "input is not a ranked tensor of floats";
+    return std::optional<LayerQuantization>();
   }
 
   FailureOr<ConstantWeight> weight = findConstantWeight(layer, reason);

@@ -50,11 +50,20 @@ struct WeightMetricsPass
       if (failed(weight)) {
         layer->emitWarning()
             << "layer " << *getLayerId(layer) << " stays f32: " << reason;
-        layer->setAttr(QuantuneDialect::kPrecisionAttrName,
-                       PrecisionAttr::get(ctx, Float32Type::get(ctx)));
-        layer->setAttr(QuantuneDialect::kReasonAttrName,
-                       StringAttr::get(ctx, reason));
+        markLayerF32(layer, reason);
         ++numNonConstant;
+        continue;
+      }
+      // Nothing to quantize, or nothing the analysis can measure: a layer
+      // in a loop body has no value the instrumented function can return.
+      std::optional<std::string> other = getEmptyLayerReason(layer);
+      if (!other)
+        other = getNestedLayerReason(layer);
+      if (other) {
+        layer->emitWarning()
+            << "layer " << *getLayerId(layer) << " stays f32: " << *other;
+        markLayerF32(layer, *other);
+        ++numOtherF32;
         continue;
       }
       WeightQuantization q = quantizeWeights(weight->values, weight->shape,

@@ -47,6 +47,27 @@ bool isInt8Layer(Operation *layer);
 /// The layer's `quantune.name`, or an empty string.
 StringRef getLayerName(Operation *layer);
 
+/// True when `layer` carries a `quantune.reason` (it is forced to f32).
+bool hasForcedF32Reason(Operation *layer);
+
+/// Keeps `layer` in f32 for `reason`: sets `quantune.precision` to
+/// `#quantune.precision<f32>` and `quantune.reason` to `reason`.
+void markLayerF32(Operation *layer, StringRef reason);
+
+/// "layer <id> ('<name>')", or "layer <id>" without a name, for messages.
+std::string describeLayer(Operation *layer);
+
+/// Why `layer` cannot be handled by the analysis because it sits in a nested
+/// region rather than directly in its function's body: "inside a loop body
+/// (recurrent layer)" for a loop, else "nested in a region of '<op>'".
+/// std::nullopt when the layer is directly in a function body.
+std::optional<std::string> getNestedLayerReason(Operation *layer);
+
+/// Why `layer` has nothing to quantize when its weight or its result has
+/// no elements (a zero-size dimension, e.g. 0 output channels), else
+/// std::nullopt. Only static shapes are checked.
+std::optional<std::string> getEmptyLayerReason(linalg::LinalgOp layer);
+
 /// If `op` only permutes the dimensions of its single input (a
 /// linalg.transpose or an equivalent linalg.generic), returns the input
 /// dimension of each result dimension.

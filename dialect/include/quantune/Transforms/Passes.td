@@ -99,7 +99,11 @@ def QuantuneWeightMetrics
 
     A layer whose weight is not a constant gets a warning,
     `quantune.precision = #quantune.precision<f32>` and a
-    `quantune.reason`. NaN or infinite weights are an error.
+    `quantune.reason`, and so does a layer whose weight or result has no
+    elements (a zero-size dimension such as 0 output channels) and a layer
+    nested in a region such as a loop body (the analysis cannot return its
+    statistics; reason "inside a loop body (recurrent layer)"). NaN or
+    infinite weights are an error.
   }];
   let options = [
     Option<"bits", "bits", "unsigned", /*default=*/"8",
@@ -109,7 +113,10 @@ def QuantuneWeightMetrics
   let statistics = [
     Statistic<"numMeasured", "num-measured", "Number of layers measured">,
     Statistic<"numNonConstant", "num-non-constant",
-              "Number of layers whose weight is not a constant">
+              "Number of layers whose weight is not a constant">,
+    Statistic<"numOtherF32", "num-other-f32",
+              "Number of layers kept f32 because they are empty or nested "
+              "in a region">
   ];
 }
 
@@ -174,8 +181,12 @@ def QuantuneFakeQuantize
     elementwise selects, so the layer itself runs once.
 
     In the default mode an i8 layer without `quantune.act_qparams` or
-    without a constant weight is an error; with `switchable=true` such layers
-    are skipped (the selector never activates them).
+    without a constant weight is not simulated: it gets a warning,
+    `quantune.precision = #quantune.precision<f32>` and a `quantune.reason`,
+    as quantune-lower-mixed-precision keeps such a layer in f32. With
+    `switchable=true` such layers are skipped silently (the selector never
+    activates them). Malformed `quantune.act_qparams` and NaN or infinite
+    weights are errors in both modes.
   }];
   let options = [
     Option<"switchable", "switchable", "bool", /*default=*/"false",
@@ -281,13 +292,45 @@ def QuantuneLowerMixedPrecision
     * a `quantune.dequantize` of the i32 accumulator (si32, scale
       `s_x * s_w` per output channel) gives the f32 result back.
 
-    Layers in f32 are untouched. A layer marked i8 that cannot be lowered
-    (no act_qparams, weight not constant) is an error. The output is the
-    "naive" mixed-precision form: a quantize/dequantize pair around every
-    int8 layer. `quantune-fold-requantize` removes the pairs between int8
-    layers and `quantune-expand-quant-ops` turns what remains into
-    linalg.generic.
+    Bias headroom: a channel's bias may use at most 2^30 accumulator steps,
+    `|b_c| / (s_x * s_w[c]) <= 2^30`. When a channel exceeds that and is
+    *dead* (its `max|W_c|` is at most 1e-5 times the layer's largest
+    `max|W|`, typical of channels that batch-norm folding left with weights
+    near 1e-10 and a bias near 1), its weight scale is raised to
+    `|b_c| / (s_x * 2^30)`: its weights quantize to about 0 and the bias is
+    kept (the `num-floored` statistic counts these channels). Otherwise the
+    layer is refused.
+
+    Per-layer fallback: a layer marked i8 that cannot be lowered (no
+    act_qparams, weight not constant, activation storage other than si8, a
+    result that is not statically shaped or has no elements, a bias beyond
+    the accumulator, ...) stays the f32 linalg op it was: it gets
+    `quantune.precision = #quantune.precision<f32>`, a `quantune.reason`
+    string saying why, and a warning, and the pass goes on. With
+    `strict=true` such a layer is an error instead and the pass fails.
+    Malformed IR (act_qparams that are not a per-tensor `#quantune.qparams`,
+    NaN or infinite weights) is always an error.
+
+    `check-only=true` rewrites nothing: every labelled layer that has
+    `quantune.act_qparams` and no `quantune.reason`, whatever its precision,
+    goes through the same feasibility checks (the same code as the
+    lowering), and the refused ones get f32, a `quantune.reason` and a
+    warning. The analysis runs it before `quantune-assign-precision`, which
+    keeps layers with a reason in f32 outside the budget.
+
+    The output is the "naive" mixed-precision form: a quantize/dequantize
+    pair around every int8 layer. `quantune-fold-requantize` removes the
+    pairs between int8 layers and `quantune-expand-quant-ops` turns what
+    remains into linalg.generic.
   }];
+  let options = [
+    Option<"strict", "strict", "bool", /*default=*/"false",
+           "Fail on an i8 layer that cannot be lowered instead of keeping "
+           "it f32">,
+    Option<"checkOnly", "check-only", "bool", /*default=*/"false",
+           "Only mark the layers that cannot be int8 (f32 + "
+           "quantune.reason); rewrite nothing">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
@@ -295,7 +338,12 @@ def QuantuneLowerMixedPrecision
     "::mlir::quantune::QuantuneDialect"
   ];
   let statistics = [
-    Statistic<"numLowered", "num-lowered", "Number of layers lowered to int8">
+    Statistic<"numLowered", "num-lowered", "Number of layers lowered to int8">,
+    Statistic<"numRefused", "num-refused",
+              "Number of layers kept in f32 because they cannot be int8">,
+    Statistic<"numFloored", "num-floored",
+              "Number of dead channels whose weight scale was raised so "
+              "that their bias fits">
   ];
 }
 

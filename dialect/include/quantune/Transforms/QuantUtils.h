@@ -36,10 +36,11 @@ struct LayerQuantization {
 
 /// Reads what fake-quantizing `layer` with `bits`-bit weights needs.
 /// Returns std::nullopt with `reason` set when the layer has no
-/// `quantune.act_qparams` or no constant weight (callers decide whether that
-/// is an error). Returns failure, after emitting an error on the layer, when
-/// the annotation is malformed (not a per-tensor #quantune.qparams), the
-/// input is not a ranked float tensor, or the weights are NaN or infinite.
+/// `quantune.act_qparams`, its input is not a ranked float tensor or it has
+/// no constant weight (callers decide whether that is an error or the layer
+/// stays f32). Returns failure, after emitting an error on the layer, when
+/// the annotation is malformed (not a per-tensor #quantune.qparams) or the
+/// weights are NaN or infinite.
 FailureOr<std::optional<LayerQuantization>>
 prepareLayerQuantization(linalg::LinalgOp layer, unsigned bits,
                          std::string &reason);
