@@ -1,7 +1,7 @@
 // RUN: split-file %s %t
 // RUN: quantune-opt %t/layers.mlir --quantune-fake-quantize | FileCheck %s
 // RUN: quantune-opt %t/layers.mlir --quantune-fake-quantize=switchable=true | FileCheck %s --check-prefix=SWITCH
-// RUN: quantune-opt %t/unsimulable.mlir --split-input-file --verify-diagnostics --quantune-fake-quantize
+// RUN: quantune-opt %t/unsimulable.mlir --split-input-file --verify-diagnostics --quantune-fake-quantize | FileCheck %t/unsimulable.mlir --check-prefix=F32
 // RUN: quantune-opt %t/unsimulable.mlir --split-input-file --quantune-fake-quantize="switchable=true" | FileCheck %s --check-prefix=SKIP
 // RUN: quantune-opt %t/called.mlir --verify-diagnostics --quantune-fake-quantize="switchable=true"
 
@@ -102,19 +102,24 @@ func.func @layers(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
 
 //--- unsimulable.mlir
 
-// An i8 layer without act_qparams or without a constant weight is an error
-// by default; a selector sweep skips it but still takes the selector.
+// An i8 layer without act_qparams or without a constant weight is not
+// simulated by default: it stays f32 with a reason and a warning, as the
+// lowering keeps it. A selector sweep skips it silently but still takes the
+// selector.
 
 // SKIP-LABEL: func.func @no_act_qparams(
 // SKIP-SAME:      %{{[^:]+}}: tensor<2x3xf32>, %{{[^:]+}}: tensor<i32>) -> tensor<2x2xf32>
 // SKIP-NOT:     linalg.generic
 // SKIP:         return
+// F32-LABEL: func.func @no_act_qparams(
+// F32-NOT:     linalg.generic
+// F32:         linalg.matmul {quantune.layer = 0 : i64, quantune.name = "fc", quantune.precision = #quantune.precision<f32>, quantune.reason = "it has no 'quantune.act_qparams'"} ins(%{{.+}}, %{{.+}} : tensor<2x3xf32>, tensor<3x2xf32>)
 func.func @no_act_qparams(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
   %w = arith.constant dense<1.0> : tensor<3x2xf32>
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<2x2xf32>
   %c = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
-  // expected-error @below {{quantune-fake-quantize: layer 0 ('fc') is i8 but cannot be fake-quantized: it has no 'quantune.act_qparams'}}
+  // expected-warning @below {{quantune-fake-quantize: layer 0 ('fc') cannot be fake-quantized and stays f32: it has no 'quantune.act_qparams'}}
   %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.name = "fc", quantune.precision = #quantune.precision<i8>}
     ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
@@ -126,8 +131,11 @@ func.func @no_act_qparams(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
 // SKIP-SAME:      %{{[^:]+}}: tensor<2x3xf32>, %{{[^:]+}}: tensor<3x2xf32>, %{{[^:]+}}: tensor<2x2xf32>, %{{[^:]+}}: tensor<i32>) -> tensor<2x2xf32>
 // SKIP-NOT:     linalg.generic
 // SKIP:         return
+// F32-LABEL: func.func @weight_argument(
+// F32-NOT:     linalg.generic
+// F32:         linalg.matmul {{{.*}}quantune.precision = #quantune.precision<f32>, quantune.reason = "weight is not a constant (it is a function argument)"}
 func.func @weight_argument(%a: tensor<2x3xf32>, %w: tensor<3x2xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
-  // expected-error @below {{quantune-fake-quantize: layer 1 ('proj') is i8 but cannot be fake-quantized: weight is not a constant (it is a function argument)}}
+  // expected-warning @below {{quantune-fake-quantize: layer 1 ('proj') cannot be fake-quantized and stays f32: weight is not a constant (it is a function argument)}}
   %0 = linalg.matmul {quantune.layer = 1 : i64, quantune.name = "proj", quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
     ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
@@ -140,6 +148,9 @@ func.func @weight_argument(%a: tensor<2x3xf32>, %w: tensor<3x2xf32>, %c: tensor<
 // SKIP-LABEL: func.func @unassigned(
 // SKIP-SAME:      %{{[^:]+}}: tensor<2x3xf32>, %{{[^:]+}}: tensor<i32>) -> tensor<2x2xf32>
 // SKIP:         linalg.generic
+// F32-LABEL: func.func @unassigned(
+// F32-NOT:     linalg.generic
+// F32-NOT:     quantune.reason
 func.func @unassigned(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
   %w = arith.constant dense<1.0> : tensor<3x2xf32>
   %zero = arith.constant 0.0 : f32

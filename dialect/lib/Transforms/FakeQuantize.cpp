@@ -93,14 +93,14 @@ LogicalResult FakeQuantizePass::processFunction(func::FuncOp func) {
       continue;
     }
     if (!*prepared) {
-      // A selector sweep covers the layers that can be simulated; an i8
-      // precision on a layer that cannot be is a mistake.
+      // A selector sweep covers the layers that can be simulated. An i8
+      // layer that cannot be is simulated in f32, as the lowering keeps it.
       if (switchable)
         continue;
-      layer->emitError() << "quantune-fake-quantize: layer " << id << " ('"
-                         << getLayerName(layer)
-                         << "') is i8 but cannot be fake-quantized: " << reason;
-      failedAny = true;
+      layer->emitWarning() << "quantune-fake-quantize: " << describeLayer(layer)
+                           << " cannot be fake-quantized and stays f32: "
+                           << reason;
+      markLayerF32(layer, reason);
       continue;
     }
     const LayerQuantization &quant = **prepared;
