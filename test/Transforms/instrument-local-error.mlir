@@ -2,11 +2,14 @@
 // RUN: quantune-opt %t/local-error.mlir --split-input-file --quantune-instrument="mode=local-error" | FileCheck %s
 // RUN: quantune-opt %t/bad-bits.mlir --verify-diagnostics --quantune-instrument="mode=local-error bits=1"
 // RUN: quantune-opt %t/invalid.mlir --split-input-file --verify-diagnostics --quantune-instrument="mode=local-error"
+// RUN: quantune-opt %t/refused.mlir --split-input-file --verify-diagnostics --quantune-instrument="mode=local-error" | FileCheck %t/refused.mlir --check-prefix=REFUSED
 
 //--- local-error.mlir
 
 // A matmul: its quantized twin runs on Q(x) and Q(W) with the same init, and
-// sum y^2, sum (y - y')^2 and the element count of y are returned.
+// sum y^2, sum (y - y')^2 and the element count of y are returned. The sums
+// are accumulated and returned in f64 (in f32 they overflow to inf on large
+// activations); each element is extended to f64 before it is squared.
 // The weight is quantized per output channel (the columns of the K x N
 // weight): column 0 has scale 1/127, so -0.5 becomes -64/127 = -0.503937;
 // column 1 has scale 0.3/127, so 0.26 becomes 110 * 0.3/127 = 0.259842545.
@@ -15,7 +18,7 @@
 // CHECK-DAG:   #[[SCALAR2:.+]] = affine_map<(d0, d1) -> ()>
 // CHECK-LABEL: func.func @matmul(
 // CHECK-SAME:      %[[X:.+]]: tensor<3x2xf32>)
-// CHECK-SAME:      -> (tensor<3x2xf32>, tensor<f32>, tensor<f32>, tensor<i32>)
+// CHECK-SAME:      -> (tensor<3x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>)
 // CHECK-SAME:      attributes {quantune.probe_outputs = ["0:sum_y2", "0:sum_err2", "0:count"]}
 // CHECK:         %[[W:.+]] = arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e-01], [-5.000000e-01, 2.600000e-01]]> : tensor<2x2xf32>
 // CHECK:         %[[INIT:.+]] = linalg.fill
@@ -38,19 +41,27 @@
 // CHECK:         %[[FQW:.+]] = arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e-01], [-5.039370e-01, 0.259842545]]> : tensor<2x2xf32>
 // The twin carries no quantune attributes.
 // CHECK-NEXT:    %[[TWIN:.+]] = linalg.matmul ins(%[[FQX]], %[[FQW]] : tensor<3x2xf32>, tensor<2x2xf32>) outs(%[[INIT]] : tensor<3x2xf32>)
-// CHECK:         %[[SUMY2:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[SCALAR2]]], iterator_types = ["reduction", "reduction"]} ins(%[[Y]] : tensor<3x2xf32>)
-// CHECK-NEXT:    ^bb0(%[[A:.+]]: f32, %[[ACC:.+]]: f32):
-// CHECK-NEXT:      %[[SQ:.+]] = arith.mulf %[[A]], %[[A]] : f32
-// CHECK-NEXT:      %[[ADD:.+]] = arith.addf %[[ACC]], %[[SQ]] : f32
-// CHECK-NEXT:      linalg.yield %[[ADD]] : f32
-// CHECK:         %[[SUMERR2:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]], #[[SCALAR2]]], iterator_types = ["reduction", "reduction"]} ins(%[[Y]], %[[TWIN]] : tensor<3x2xf32>, tensor<3x2xf32>)
-// CHECK-NEXT:    ^bb0(%[[A:.+]]: f32, %[[B:.+]]: f32, %[[ACC:.+]]: f32):
-// CHECK-NEXT:      %[[ERR:.+]] = arith.subf %[[A]], %[[B]] : f32
-// CHECK-NEXT:      %[[SQ:.+]] = arith.mulf %[[ERR]], %[[ERR]] : f32
-// CHECK-NEXT:      %[[ADD:.+]] = arith.addf %[[ACC]], %[[SQ]] : f32
-// CHECK-NEXT:      linalg.yield %[[ADD]] : f32
+// CHECK:         %[[E1:.+]] = tensor.empty() : tensor<f64>
+// CHECK-NEXT:    %[[Z1:.+]] = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    %[[I1:.+]] = linalg.fill ins(%[[Z1]] : f64) outs(%[[E1]] : tensor<f64>) -> tensor<f64>
+// CHECK-NEXT:    %[[SUMY2:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[SCALAR2]]], iterator_types = ["reduction", "reduction"]} ins(%[[Y]] : tensor<3x2xf32>) outs(%[[I1]] : tensor<f64>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: f32, %[[ACC:.+]]: f64):
+// CHECK-NEXT:      %[[AW:.+]] = arith.extf %[[A]] : f32 to f64
+// CHECK-NEXT:      %[[SQ:.+]] = arith.mulf %[[AW]], %[[AW]] : f64
+// CHECK-NEXT:      %[[ADD:.+]] = arith.addf %[[ACC]], %[[SQ]] : f64
+// CHECK-NEXT:      linalg.yield %[[ADD]] : f64
+// CHECK-NEXT:    } -> tensor<f64>
+// CHECK:         %[[SUMERR2:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]], #[[SCALAR2]]], iterator_types = ["reduction", "reduction"]} ins(%[[Y]], %[[TWIN]] : tensor<3x2xf32>, tensor<3x2xf32>) outs(%{{.+}} : tensor<f64>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: f32, %[[B:.+]]: f32, %[[ACC:.+]]: f64):
+// CHECK-NEXT:      %[[AW:.+]] = arith.extf %[[A]] : f32 to f64
+// CHECK-NEXT:      %[[BW:.+]] = arith.extf %[[B]] : f32 to f64
+// CHECK-NEXT:      %[[ERR:.+]] = arith.subf %[[AW]], %[[BW]] : f64
+// CHECK-NEXT:      %[[SQ:.+]] = arith.mulf %[[ERR]], %[[ERR]] : f64
+// CHECK-NEXT:      %[[ADD:.+]] = arith.addf %[[ACC]], %[[SQ]] : f64
+// CHECK-NEXT:      linalg.yield %[[ADD]] : f64
+// CHECK-NEXT:    } -> tensor<f64>
 // CHECK:         %[[COUNT:.+]] = arith.constant dense<6> : tensor<i32>
-// CHECK-NEXT:    return %[[Y]], %[[SUMY2]], %[[SUMERR2]], %[[COUNT]] : tensor<3x2xf32>, tensor<f32>, tensor<f32>, tensor<i32>
+// CHECK-NEXT:    return %[[Y]], %[[SUMY2]], %[[SUMERR2]], %[[COUNT]] : tensor<3x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>
 func.func @matmul(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
   %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>
   %zero = arith.constant 0.0 : f32
@@ -66,7 +77,7 @@ func.func @matmul(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
 // A conv whose init holds a broadcast bias: the twin reuses it. The weight
 // channels are along the F axis; ui8 storage clamps to [0, 255].
 // CHECK-LABEL: func.func @conv(
-// CHECK-SAME:      -> (tensor<1x2x3x2xf32>, tensor<f32>, tensor<f32>, tensor<i32>)
+// CHECK-SAME:      -> (tensor<1x2x3x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>)
 // CHECK-SAME:      attributes {quantune.probe_outputs = ["1:sum_y2", "1:sum_err2", "1:count"]}
 // CHECK:         %[[BIAS:.+]] = linalg.broadcast
 // CHECK:         %[[Y:.+]] = linalg.conv_2d_nchw_fchw {{.*}}quantune.layer = 1 : i64{{.*}} outs(%[[BIAS]] : tensor<1x2x3x2xf32>)
@@ -127,12 +138,18 @@ func.func @transposed(%x: tensor<4x3xf32>) -> tensor<4x2xf32> {
 
 // -----
 
-// Skipped: a layer without act_qparams and a layer whose weight is not a
-// constant. Only the third layer (id 5) is instrumented.
+// Skipped: a layer without act_qparams (silently: the analysis gives
+// act_qparams to candidates only), a layer with act_qparams whose weight is
+// not a constant (it stays f32 with a reason and a warning, see
+// refused.mlir) and a layer that already has a reason. Only layer 5 is
+// instrumented.
 // CHECK-LABEL: func.func @skipped(
-// CHECK-SAME:      -> (tensor<2x2xf32>, tensor<f32>, tensor<f32>, tensor<i32>)
+// CHECK-SAME:      -> (tensor<2x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>)
 // CHECK-SAME:      attributes {quantune.probe_outputs = ["5:sum_y2", "5:sum_err2", "5:count"]}
-// CHECK-COUNT-3: linalg.matmul {
+// CHECK:         linalg.matmul {quantune.layer = 3 : i64} ins(
+// CHECK:         linalg.matmul {{{.*}}quantune.layer = 4 : i64, quantune.precision = #quantune.precision<f32>, quantune.reason = "weight is not a constant (it is a function argument)"} ins(
+// CHECK:         linalg.matmul {{{.*}}quantune.layer = 6 : i64, quantune.reason = "set earlier"} ins(
+// CHECK:         linalg.matmul {{{.*}}quantune.layer = 5 : i64} ins(
 // CHECK-NOT:     linalg.matmul {
 // CHECK:         linalg.matmul ins(
 // CHECK-NOT:     linalg.matmul
@@ -146,8 +163,10 @@ func.func @skipped(%x: tensor<2x2xf32>, %wa: tensor<2x2xf32>) -> tensor<2x2xf32>
     ins(%x, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
   %1 = linalg.matmul {quantune.layer = 4 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
     ins(%0, %wa : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
-  %2 = linalg.matmul {quantune.layer = 5 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+  %r = linalg.matmul {quantune.layer = 6 : i64, quantune.reason = "set earlier", quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
     ins(%1, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  %2 = linalg.matmul {quantune.layer = 5 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%r, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
   return %2 : tensor<2x2xf32>
 }
 
@@ -208,4 +227,49 @@ func.func @non_finite(%x: tensor<2x2xf32>) -> tensor<2x2xf32> {
   %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
     ins(%x, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
+}
+
+//--- refused.mlir
+
+// A candidate (a layer with act_qparams and no reason) that cannot be
+// measured gets no probe; it stays f32 with a reason and a warning, and the
+// other layers are still instrumented.
+// REFUSED-LABEL: func.func @weight_argument(
+// REFUSED-SAME:      -> (tensor<2x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>)
+// REFUSED-SAME:      attributes {quantune.probe_outputs = ["1:sum_y2", "1:sum_err2", "1:count"]}
+// REFUSED:         linalg.matmul {{{.*}}quantune.layer = 0 : i64, quantune.name = "proj", quantune.precision = #quantune.precision<f32>, quantune.reason = "weight is not a constant (it is a function argument)"}
+func.func @weight_argument(%x: tensor<2x2xf32>, %wa: tensor<2x2xf32>, %init: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  // expected-warning @below {{quantune-instrument: layer 0 ('proj') gets no probe and stays f32: weight is not a constant (it is a function argument)}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.name = "proj", quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%x, %wa : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+  %1 = linalg.matmul {quantune.layer = 1 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%0, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %1 : tensor<2x2xf32>
+}
+
+// -----
+
+// The input is not a float tensor (linalg.matmul converts it).
+// REFUSED-LABEL: func.func @int_input(
+// REFUSED-SAME:      -> tensor<2x2xf32> {
+// REFUSED:         linalg.matmul {{{.*}}quantune.precision = #quantune.precision<f32>, quantune.reason = "input is not a ranked tensor of floats"}
+func.func @int_input(%x: tensor<2x2xi32>, %init: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+  // expected-warning @below {{quantune-instrument: layer 0 gets no probe and stays f32: input is not a ranked tensor of floats}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%x, %w : tensor<2x2xi32>, tensor<2x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+// A layer on memrefs has no tensor result to measure.
+// REFUSED-LABEL: func.func @buffers(
+// REFUSED:         linalg.matmul {{{.*}}quantune.precision = #quantune.precision<f32>, quantune.reason = "does not have tensor semantics"}
+func.func @buffers(%x: memref<2x2xf32>, %w: memref<2x2xf32>, %out: memref<2x2xf32>) {
+  // expected-warning @below {{quantune-instrument: layer 0 gets no probe and stays f32: does not have tensor semantics}}
+  linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+    ins(%x, %w : memref<2x2xf32>, memref<2x2xf32>) outs(%out : memref<2x2xf32>)
+  return
 }

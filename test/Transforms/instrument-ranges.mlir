@@ -157,18 +157,3 @@ func.func @caller(%a: tensor<2x3xf32>, %b: tensor<3x2xf32>, %c: tensor<2x2xf32>)
   %0 = func.call @callee(%a, %b, %c) : (tensor<2x3xf32>, tensor<3x2xf32>, tensor<2x2xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
 }
-
-// -----
-
-// A layer inside a loop has no value to return.
-func.func @nested(%a: tensor<2x3xf32>, %b: tensor<3x2xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
-  %c0 = arith.constant 0 : index
-  %c2 = arith.constant 2 : index
-  %c1 = arith.constant 1 : index
-  %r = scf.for %i = %c0 to %c2 step %c1 iter_args(%acc = %c) -> (tensor<2x2xf32>) {
-    // expected-error @below {{quantune-instrument: layer 0 is nested in a region; its statistics cannot be returned}}
-    %0 = linalg.matmul {quantune.layer = 0 : i64} ins(%a, %b : tensor<2x3xf32>, tensor<3x2xf32>) outs(%acc : tensor<2x2xf32>) -> tensor<2x2xf32>
-    scf.yield %0 : tensor<2x2xf32>
-  }
-  return %r : tensor<2x2xf32>
-}

@@ -41,17 +41,18 @@ struct ProbeOutput {
 static constexpr unsigned kMaxBins = 1u << 24;
 
 /// Reduces `inputs` (tensors of one shape) over all dimensions into a
-/// tensor<f32> starting from `initValue`; `combine` gets the elements, in
-/// f32, and the accumulator and returns the new accumulator.
+/// 0-d tensor of the float type `accType` starting from `initValue`;
+/// `combine` gets the elements, converted to `accType`, and the accumulator
+/// and returns the new accumulator.
 static Value reduceToScalar(
-    OpBuilder &b, Location loc, ValueRange inputs, double initValue,
+    OpBuilder &b, Location loc, ValueRange inputs, FloatType accType,
+    double initValue,
     function_ref<Value(OpBuilder &, Location, ValueRange, Value)> combine) {
   MLIRContext *ctx = b.getContext();
-  Type f32 = b.getF32Type();
   int64_t rank = cast<RankedTensorType>(inputs[0].getType()).getRank();
-  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, f32);
-  Value initScalar =
-      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(initValue));
+  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, accType);
+  Value initScalar = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(accType, initValue));
   init = linalg::FillOp::create(b, loc, initScalar, init).getResult(0);
   SmallVector<AffineMap> maps(inputs.size(), b.getMultiDimIdentityMap(rank));
   maps.push_back(AffineMap::get(rank, 0, ctx));
@@ -62,7 +63,7 @@ static Value reduceToScalar(
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         SmallVector<Value> elements;
         for (Value arg : args.drop_back())
-          elements.push_back(castFloat(nb, nl, arg, nb.getF32Type()));
+          elements.push_back(castFloat(nb, nl, arg, accType));
         linalg::YieldOp::create(nb, nl, combine(nb, nl, elements, args.back()));
       });
   return generic.getResult(0);
@@ -220,6 +221,16 @@ struct InstrumentPass
   }
 
 private:
+  /// Leaves `layer` without probes. Unless it already has a
+  /// `quantune.reason`, it gets f32, `reason` and a warning.
+  void skipLayer(linalg::LinalgOp layer, StringRef reason) {
+    if (hasForcedF32Reason(layer))
+      return;
+    layer->emitWarning() << "quantune-instrument: " << describeLayer(layer)
+                         << " gets no probe and stays f32: " << reason;
+    markLayerF32(layer, reason);
+  }
+
   LogicalResult instrumentFunction(func::FuncOp func, InstrumentMode mode);
   LogicalResult addRangeProbes(OpBuilder &b, linalg::LinalgOp layer,
                                SmallVectorImpl<ProbeOutput> &outputs);
@@ -230,7 +241,16 @@ private:
 
 LogicalResult InstrumentPass::instrumentFunction(func::FuncOp func,
                                                  InstrumentMode mode) {
-  SmallVector<linalg::LinalgOp> layers = collectLayers(func);
+  SmallVector<linalg::LinalgOp> layers;
+  for (linalg::LinalgOp layer : collectLayers(func)) {
+    // A layer nested in a region (e.g. the matmuls of an LSTM's loop body)
+    // has no value the function could return: no probe, and it stays f32.
+    if (std::optional<std::string> nested = getNestedLayerReason(layer)) {
+      skipLayer(layer, *nested);
+      continue;
+    }
+    layers.push_back(layer);
+  }
   if (layers.empty())
     return success();
 
@@ -242,16 +262,14 @@ LogicalResult InstrumentPass::instrumentFunction(func::FuncOp func,
     return func.emitError()
            << "quantune-instrument: function @" << func.getSymName()
            << " must have a single block ending in func.return";
-  for (linalg::LinalgOp layer : layers) {
-    if (layer->getBlock() != &body)
-      return layer->emitError()
-             << "quantune-instrument: layer " << *getLayerId(layer)
-             << " is nested in a region; its statistics cannot be returned";
-    if (!layer.hasPureTensorSemantics() || layer->getNumResults() != 1)
-      return layer->emitError()
-             << "quantune-instrument: layer " << *getLayerId(layer)
-             << " does not have tensor semantics";
-  }
+  // Every layer needs a tensor result to measure; in local-error mode a
+  // layer without one is skipped (and stays f32), see addLocalErrorProbes.
+  if (mode == InstrumentMode::Ranges)
+    for (linalg::LinalgOp layer : layers)
+      if (!layer.hasPureTensorSemantics() || layer->getNumResults() != 1)
+        return layer->emitError()
+               << "quantune-instrument: layer " << *getLayerId(layer)
+               << " does not have tensor semantics";
 
   OpBuilder b(func.getContext());
   SmallVector<ProbeOutput> outputs;
@@ -303,12 +321,12 @@ InstrumentPass::addRangeProbes(OpBuilder &b, linalg::LinalgOp layer,
                               << id << " is not a ranked tensor of floats";
   Location loc = layer.getLoc();
   Value min = reduceToScalar(
-      b, loc, input, std::numeric_limits<float>::infinity(),
+      b, loc, input, b.getF32Type(), std::numeric_limits<float>::infinity(),
       [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
         return arith::MinimumFOp::create(nb, nl, acc, elements[0]);
       });
   Value max = reduceToScalar(
-      b, loc, input, -std::numeric_limits<float>::infinity(),
+      b, loc, input, b.getF32Type(), -std::numeric_limits<float>::infinity(),
       [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
         return arith::MaximumFOp::create(nb, nl, acc, elements[0]);
       });
@@ -326,19 +344,37 @@ LogicalResult
 InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
                                     SmallVectorImpl<ProbeOutput> &outputs) {
   int64_t id = *getLayerId(layer);
+  // Nothing to compare against: a layer forced to f32, or one without
+  // activation parameters (the analysis gives them to candidates only).
+  if (hasForcedF32Reason(layer) ||
+      !layer->hasAttr(QuantuneDialect::kActQParamsAttrName))
+    return success();
+  // A candidate that cannot be measured is skipped and stays f32.
+  if (!layer.hasPureTensorSemantics() || layer->getNumResults() != 1) {
+    skipLayer(layer, "does not have tensor semantics");
+    return success();
+  }
+  Value output = layer->getResult(0);
+  if (!isRankedFloatTensor(output)) {
+    skipLayer(layer, "output is not a ranked tensor of floats");
+    return success();
+  }
+  auto outputType = cast<RankedTensorType>(output.getType());
+  if (outputType.hasStaticShape() &&
+      outputType.getNumElements() > std::numeric_limits<int32_t>::max()) {
+    skipLayer(layer, "output has more than 2^31 - 1 elements");
+    return success();
+  }
   std::string reason;
   FailureOr<std::optional<LayerQuantization>> prepared =
       prepareLayerQuantization(layer, bits, reason);
   if (failed(prepared))
     return failure();
-  // No act_qparams or no constant weight: nothing to compare against.
-  if (!*prepared)
+  if (!*prepared) {
+    skipLayer(layer, reason);
     return success();
+  }
   const LayerQuantization &quant = **prepared;
-  Value output = layer->getResult(0);
-  if (!isRankedFloatTensor(output))
-    return layer->emitError() << "quantune-instrument: the output of layer "
-                              << id << " is not a ranked tensor of floats";
 
   // The quantized twin: the same op on (Q(x), Q(W)) with the same init. It
   // is no layer of its own, so it carries no quantune labels.
@@ -353,14 +389,17 @@ InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
   getWeightOperand(twin).set(fqWeight);
   Value twinOutput = twin->getResult(0);
 
+  // The sums are accumulated and returned in f64: in f32 they overflow to
+  // inf on layers with large activations (and inf / inf is NaN).
+  FloatType f64 = b.getF64Type();
   Value sumY2 = reduceToScalar(
-      b, loc, output, 0.0,
+      b, loc, output, f64, 0.0,
       [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
         Value square = arith::MulFOp::create(nb, nl, elements[0], elements[0]);
         return arith::AddFOp::create(nb, nl, acc, square);
       });
   Value sumErr2 = reduceToScalar(
-      b, loc, ValueRange{output, twinOutput}, 0.0,
+      b, loc, ValueRange{output, twinOutput}, f64, 0.0,
       [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
         Value err = arith::SubFOp::create(nb, nl, elements[0], elements[1]);
         Value square = arith::MulFOp::create(nb, nl, err, err);
