@@ -138,16 +138,28 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
     quantized twin on the same fp32 input, `y' = op(Q(x), Q(W))`, with the
     input fake-quantized under the layer's `quantune.act_qparams` and the
     weight fake-quantized per output channel as in quantune-weight-metrics.
-    It returns `sum_y2` (sum of y^2), `sum_err2` (sum of (y - y')^2), both
-    `tensor<f32>`, and `count` (`tensor<i32>`, the element count of y).
-    Layers without `quantune.act_qparams` or without a constant weight are
-    skipped. The twin reuses the layer's init operand, so a bias folded
+    It returns `sum_y2` (sum of y^2) and `sum_err2` (sum of (y - y')^2),
+    both accumulated and returned as `tensor<f64>` (each element is
+    extended to f64 before it is squared; f32 sums overflow to inf on
+    layers with large activations), and `count` (`tensor<i32>`, the element
+    count of y). IREE demotes f64 to f32 unless the module is compiled with
+    `--iree-input-demote-f64-to-f32=false`. Layers without
+    `quantune.act_qparams` or with a `quantune.reason` are skipped silently.
+    A candidate (act_qparams, no reason) that cannot be measured (weight
+    not a constant, input or output not a ranked float tensor, no tensor
+    semantics, more than 2^31 - 1 output elements) is skipped too and gets
+    `quantune.precision = #quantune.precision<f32>`, a `quantune.reason` and
+    a warning. The twin reuses the layer's init operand, so a bias folded
     into it is part of both y and y'.
 
     In `quantune.probe_outputs`, `<layer>` is the layer id. Instrumented
-    functions must be single-block, not called from elsewhere (their
-    signature changes), and their layers must not sit inside nested regions;
-    anything else is an error.
+    functions must be single-block and not called from elsewhere (their
+    signature changes); anything else is an error. A labelled layer nested
+    in a region (e.g. the matmuls of an LSTM, which becomes an scf loop)
+    has no value the function could return: it gets no probe, in both
+    modes, and, if it has no `quantune.reason` yet, f32, the reason
+    "inside a loop body (recurrent layer)" (or "nested in a region of
+    '<op>'" outside loops) and a warning.
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"ranges\"",
