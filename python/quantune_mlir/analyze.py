@@ -16,7 +16,6 @@ Both end with quantune-assign-precision, so their plans compare directly.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import tempfile
@@ -34,6 +33,7 @@ from quantune_mlir.compiler import compile_mlir
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_text
 from quantune_mlir.importer import import_onnx
+from quantune_mlir.jsonio import annotations_json
 from quantune_mlir.layers import Layer, list_layers, probe_outputs
 from quantune_mlir.onnx_model import graph_inputs, load_onnx
 from quantune_mlir.opt import run_quantune_opt
@@ -118,7 +118,7 @@ class _Annotations:
     def pass_flag(self, layers: Sequence[Mapping[str, Any]]) -> str:
         self._count += 1
         path = self._dir / f"annotations{self._count}.json"
-        path.write_text(json.dumps({"version": 1, "layers": list(layers)}))
+        path.write_text(annotations_json(list(layers)))
         return f"--quantune-annotate=file={path}"
 
 

@@ -198,11 +198,9 @@ def _check_output_dir(path: str | None) -> None:
 
 
 def _write_json(path: str, data: dict) -> None:
-    import json
+    from quantune_mlir.jsonio import write_json
 
-    from quantune_mlir.fileio import write_text
-
-    write_text(path, json.dumps(data, indent=2) + "\n")
+    write_json(path, data)
     _progress(f"wrote {path}")
 
 

@@ -61,3 +61,18 @@ def dump_strict(obj: Any, fp: IO[str], **kwargs: Any) -> None:
 def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> None:
     """Writes ``obj`` as strict JSON (and a final newline) to ``path`` atomically."""
     write_text(path, dumps_strict(obj, indent=indent) + "\n")
+
+
+def annotations_json(layers: list[dict[str, Any]]) -> str:
+    """A ``quantune-annotate`` file for ``layers``, strict JSON.
+
+    The pass takes numbers only, so metrics that are None or not finite are
+    left out (the layer then has no value for that metric).
+    """
+    entries = []
+    for entry in layers:
+        entry = dict(entry)
+        if isinstance(entry.get("metrics"), dict):
+            entry["metrics"] = {k: v for k, v in finite_or_none(entry["metrics"]).items() if v is not None}
+        entries.append(entry)
+    return dumps_strict({"version": 1, "layers": entries})

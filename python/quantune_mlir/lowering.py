@@ -16,7 +16,6 @@ labelled linalg IR (``quantune import`` output after ``quantune-label-layers``):
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from quantune_mlir.errors import QuantuneError
+from quantune_mlir.jsonio import annotations_json
 from quantune_mlir.layers import list_layers
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.plan import Plan
@@ -100,7 +100,7 @@ def lower_plan(
     int8_layers = sum(1 for e in entries if e["precision"] == "i8")
     with tempfile.TemporaryDirectory(prefix="quantune-lower-") as tmp:
         annotations = Path(tmp) / "plan-annotations.json"
-        annotations.write_text(json.dumps({"version": 1, "layers": entries}))
+        annotations.write_text(annotations_json(entries))
         passes: list[tuple[str, tuple[str, ...]]] = [
             ("annotated", (f"--quantune-annotate=file={annotations}",)),
             # A layer the pass cannot make int8 stays f32 with a reason.

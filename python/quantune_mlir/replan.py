@@ -11,13 +11,13 @@ ranked with ratio 0,1,0,0.
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
+from quantune_mlir.jsonio import annotations_json
 from quantune_mlir.layers import list_layers
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.plan import Plan
@@ -57,7 +57,7 @@ def replan(
         entries.append(entry)
     with tempfile.TemporaryDirectory(prefix="quantune-replan-") as tmp:
         notes = Path(tmp) / "metrics.json"
-        notes.write_text(json.dumps({"version": 1, "layers": entries}))
+        notes.write_text(annotations_json(entries))
         assigned = run_quantune_opt(labelled, [
             "--quantune-weight-metrics",
             f"--quantune-annotate=file={notes}",

@@ -36,7 +36,7 @@ from typing import Any, Collection, Iterable, Iterator, Sequence
 
 from quantune_mlir.errors import QuantuneError, first_line
 from quantune_mlir.fileio import atomic_path
-from quantune_mlir.plan import LayerPlan, Plan
+from quantune_mlir.plan import LayerPlan, Plan, plan_from_dict
 
 REPORT_VERSION = 1
 MISSING = "\u2013"  # en dash
@@ -138,10 +138,8 @@ class ReportData:
 
     @classmethod
     def _from_dict(cls, d: dict[str, Any]) -> ReportData:
-        plan_d = dict(d["plan"])
-        layers = [LayerPlan(**layer) for layer in plan_d.pop("layers")]
         return cls(
-            plan=Plan(layers=layers, **plan_d),
+            plan=plan_from_dict(d["plan"], "report plan"),
             model=d["model"],
             target=d["target"],
             fp32=Summary.from_dict(d.get("fp32")),
