@@ -119,7 +119,7 @@ struct AssignPrecisionPass
       info.op = op;
       info.id = *getLayerId(op);
       info.metrics = readMetrics(op);
-      info.forcedF32 = op->hasAttr(QuantuneDialect::kReasonAttrName);
+      info.forcedF32 = hasForcedF32Reason(op);
       if (auto p =
               op->getAttrOfType<IntegerAttr>(QuantuneDialect::kParamsAttrName))
         info.params = p.getInt();
