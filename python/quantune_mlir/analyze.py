@@ -43,6 +43,9 @@ from quantune_mlir.runtime import ModuleRunner
 from quantune_mlir.targets import parse_target
 
 METHODS = ("quantunev2", "sweep")
+# What every model goes through after import, for the analysis and for the
+# lowering alike, so that a saved plan meets the same IR as a fresh one.
+LABEL_PASSES = ("--quantune-label-layers", "--quantune-weight-metrics")
 MAX_SQNR_DB = 200.0  # as quantune-weight-metrics caps exact quantization
 
 
@@ -122,19 +125,26 @@ class _Annotations:
         return f"--quantune-annotate=file={path}"
 
 
-def _compile(text: str, options: AnalysisOptions, phases: _Phases, name: str) -> ModuleRunner:
+def _compile(
+    text: str, options: AnalysisOptions, phases: _Phases, name: str, extra_flags: Sequence[str] = ()
+) -> ModuleRunner:
     with phases(name, "  compiling"):
-        return ModuleRunner(compile_mlir(text, parse_target("host")), options.device)
+        return ModuleRunner(compile_mlir(text, parse_target("host"), extra_flags=extra_flags), options.device)
 
 
 def _range_pass(
     runner: ModuleRunner, instrumented: str, calib: CalibrationInputs, layers: list[Layer], what: str
-) -> tuple[dict[int, RangeObserver], list[list[np.ndarray]]]:
-    """Inference 1: activation statistics per layer and the fp32 outputs."""
+) -> tuple[dict[int, RangeObserver], list[list[np.ndarray]], dict[int, str]]:
+    """Inference 1: activation statistics per layer and the fp32 outputs.
+
+    A layer whose input is not finite, or that got no probe, has no range:
+    it comes back with a reason to stay f32 instead of an observer.
+    """
     meta = probe_outputs(instrumented)
     observers = {layer.id: RangeObserver(name=layer.name) for layer in layers}
+    reasons: dict[int, str] = {}
     outputs: list[list[np.ndarray]] = []
-    for sample in track(calib, len(calib), what):
+    for index, sample in enumerate(track(calib, len(calib), what)):
         results = runner(*sample)
         n_model = len(results) - len(meta)
         outputs.append(results[:n_model])
@@ -142,9 +152,28 @@ def _range_pass(
         for (layer_id, stat), value in zip(meta, results[n_model:]):
             stats.setdefault(layer_id, {})[stat] = value
         for layer_id, s in stats.items():
-            if layer_id in observers:  # layers forced to f32 need no range
-                observers[layer_id].update(float(s["min"]), float(s["max"]), s.get("hist"))
-    return observers, outputs
+            if layer_id not in observers:  # layers forced to f32 need no range
+                continue
+            lo, hi = float(s["min"]), float(s["max"])
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                reasons[layer_id] = (
+                    f"its input is not finite on calibration sample {calib.label(index)} "
+                    f"(min {lo:g}, max {hi:g}), so it has no int8 range"
+                )
+                del observers[layer_id]
+                continue
+            observers[layer_id].update(lo, hi, s.get("hist"))
+    probed = {layer_id for layer_id, _ in meta}
+    for layer_id in [lid for lid in observers if lid not in probed]:
+        reasons[layer_id] = "no activation range was measured for it"
+        del observers[layer_id]
+    return observers, outputs, reasons
+
+
+def _new_reasons(text: str, candidates: Sequence[Layer]) -> dict[int, str]:
+    """Reasons a pass gave to layers that were candidates before it ran."""
+    ids = {layer.id for layer in candidates}
+    return {layer.id: layer.reason for layer in list_layers(text) if layer.id in ids and layer.reason}
 
 
 def _activation_qparams(observers: Mapping[int, RangeObserver], options: AnalysisOptions) -> dict[int, tuple[float, int]]:
@@ -279,7 +308,7 @@ def run_analysis(
     with phases("import", f"importing {model_path}"):
         calib, imported = _prepare(model_path, calib_source, input_shapes, image_spec, limit)
     with phases("weight_metrics", "labelling layers and measuring weights"):
-        labelled = run_quantune_opt(imported, ["--quantune-label-layers", "--quantune-weight-metrics"])
+        labelled = run_quantune_opt(imported, LABEL_PASSES)
         layers = list_layers(labelled)
     if not layers:
         raise QuantuneError(f"'{model_path}' has no quantizable layers (conv, matmul, gemm)")
@@ -292,15 +321,16 @@ def run_analysis(
         ranges = run_quantune_opt(labelled, [f"--quantune-instrument=mode=ranges bins={_histogram_bins(options)}"])
         runner = _compile(ranges, options, phases, "compile_1")
         with phases("inference_1", "  running"):
-            observers, reference = _range_pass(runner, ranges, calib, candidates, "inference 1 (ranges)")
+            observers, reference, unmeasured = _range_pass(runner, ranges, calib, candidates, "inference 1 (ranges)")
             qparams = _activation_qparams(observers, options)
+        unmeasured.update(_new_reasons(ranges, candidates))
         # Activation qparams, the layers kept f32 on request, then the layers
         # the int8 lowering would refuse (they get a reason and stay f32).
         with_qparams = run_quantune_opt(labelled, [
             notes.pass_flag([
                 {"id": lid, "act_qparams": {"storage": "si8", "scale": s, "zero_point": z}}
                 for lid, (s, z) in sorted(qparams.items())
-            ] + _reason_entries(kept)),
+            ] + _reason_entries({**unmeasured, **kept})),
             "--quantune-lower-mixed-precision=check-only=true",
         ])
         candidates = [layer for layer in list_layers(with_qparams) if not layer.reason]
@@ -312,9 +342,12 @@ def run_analysis(
         elif options.method == "quantunev2":
             report(f"inference 2: local int8 error over {len(calib)} inputs")
             instrumented = run_quantune_opt(with_qparams, ["--quantune-instrument=mode=local-error"])
-            runner = _compile(instrumented, options, phases, "compile_2")
+            # The local-error sums are f64 (f32 overflows on large outputs);
+            # IREE demotes f64 to f32 unless told not to.
+            runner = _compile(instrumented, options, phases, "compile_2", ("--iree-input-demote-f64-to-f32=false",))
             with phases("inference_2", "  running"):
                 act_metrics, degenerate = _local_error_pass(runner, instrumented, calib)
+            degenerate.update(_new_reasons(instrumented, candidates))
             ratio = options.ratio
             passes = 2
             meaning = {
@@ -324,6 +357,8 @@ def run_analysis(
         else:
             report(f"sweep: {len(candidates)} layers x {len(calib)} inputs")
             switchable = run_quantune_opt(with_qparams, ["--quantune-fake-quantize=switchable=true"])
+            degenerate = _new_reasons(switchable, candidates)
+            candidates = [layer for layer in candidates if layer.id not in degenerate]
             runner = _compile(switchable, options, phases, "compile_sweep")
             with phases("sweep", "  running"):
                 act_metrics = _sweep_pass(runner, calib, candidates, reference)

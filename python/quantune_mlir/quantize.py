@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from quantune_mlir.analyze import AnalysisOptions, resolve_keep_fp32, run_analysis
+from quantune_mlir.analyze import LABEL_PASSES, AnalysisOptions, resolve_keep_fp32, run_analysis
 from quantune_mlir.calib_data import ImageSpec
 from quantune_mlir.compiler import CompileError, compile_mlir
 from quantune_mlir.errors import QuantuneError
@@ -162,7 +162,7 @@ def quantize_model(
         keep_fp32(plan, options.analysis.keep_fp32)
     elif options.precision == "fp32":
         report(f"importing {model_path}")
-        labelled = run_quantune_opt(import_onnx(load_onnx(model_path, input_shapes)), ["--quantune-label-layers"])
+        labelled = run_quantune_opt(import_onnx(load_onnx(model_path, input_shapes)), LABEL_PASSES)
         plan = fp32_plan(model_path, labelled)
     else:
         analysis_options = options.analysis
@@ -173,7 +173,7 @@ def quantize_model(
 
     report(f"lowering {model_path}")
     if labelled is None:
-        labelled = run_quantune_opt(import_onnx(load_onnx(model_path, input_shapes)), ["--quantune-label-layers"])
+        labelled = run_quantune_opt(import_onnx(load_onnx(model_path, input_shapes)), LABEL_PASSES)
     _check_plan_matches(plan, labelled, model_path)
     if target.device == "vulkan" and any(e["precision"] == "i8" for e in plan_annotations(plan, options.precision)):
         report("warning: IREE 3.13's SPIR-V code generation can miscompile int8 1x1 convolutions and some int8 "

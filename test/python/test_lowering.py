@@ -528,7 +528,7 @@ def other_model_plan(workdir: Path, plans: dict[str, Plan]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["calib-and-plan", "plan-of-another-model", "no-calib", "fp32-no-calib"])
+@pytest.mark.parametrize("case", ["calib-and-plan", "plan-of-another-model", "no-calib"])
 def test_cli_quantize_errors(cli_run: CliRun, other_model_plan: Path, tmp_path: Path, case: str,
                              capsys: pytest.CaptureFixture[str]) -> None:
     out, stages = tmp_path / "out.vmfb", tmp_path / "stages"
@@ -536,7 +536,6 @@ def test_cli_quantize_errors(cli_run: CliRun, other_model_plan: Path, tmp_path: 
         "calib-and-plan": (["--calib", str(cli_run.calib), "--plan", str(cli_run.plan)], "not both"),
         "plan-of-another-model": (["--plan", str(other_model_plan)], "does not match"),
         "no-calib": ([], "needs calibration data"),
-        "fp32-no-calib": (["--precision", "fp32"], "needs the layer list"),
     }[case]
     code, stdout, stderr = quantune_main(capsys, str(cli_run.model), *args, "-o", str(out), "--emit-mlir", str(stages))
     assert code == 2, stderr

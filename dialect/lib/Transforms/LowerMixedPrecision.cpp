@@ -294,6 +294,11 @@ planInt8Layer(linalg::LinalgOp layer, std::string &reason) {
       if (dead)
         why += "; the channel's weights are negligible, but the layer has "
                "one weight scale for all channels";
+      else
+        why += "; its weights are not negligible, so the input scale " +
+               fmt(sx) +
+               " is too tiny for this bias (the input barely varies on "
+               "the calibration data)";
       return refuse(why);
     }
   }
