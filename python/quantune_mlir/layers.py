@@ -8,6 +8,7 @@ regions (generic form), e.g. ``{quantune.kind = "conv2d", quantune.layer = 0
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 
 _ATTR_DICT = re.compile(r"\{([^{}]*quantune\.layer = [^{}]*)\}")
@@ -23,7 +24,9 @@ _FIELDS = {
     "metrics": re.compile(r"quantune\.metrics = #quantune\.metrics<([^>]*)>"),
     "act_qparams": re.compile(r"quantune\.act_qparams = #quantune\.qparams<([^>]*)>"),
 }
-_KEY_VALUE = re.compile(r"([a-z_]+) = (-?[0-9][0-9.eE+-]*)")
+# MLIR prints a float as decimal when that round-trips, else as the hex bits
+# of its IEEE encoding (0x + 16 digits for f64, 8 for f32).
+_KEY_VALUE = re.compile(r"([a-z_]+) = (0x[0-9A-Fa-f]+|-?[0-9][0-9.eE+-]*)")
 _PROBE_OUTPUTS = re.compile(r"quantune\.probe_outputs = \[([^\]]*)\]")
 
 
@@ -42,8 +45,19 @@ class Layer:
     act_qparams: dict[str, float] = field(default_factory=dict, compare=False)
 
 
+def parse_mlir_float(text: str) -> float:
+    """A float as MLIR prints it: decimal, or ``0x...`` IEEE bits."""
+    if text.startswith("0x"):
+        digits = text[2:]
+        fmt = {16: ">d", 8: ">f"}.get(len(digits))
+        if fmt is None:
+            raise ValueError(f"unexpected hexadecimal float '{text}'")
+        return float(struct.unpack(fmt, bytes.fromhex(digits))[0])
+    return float(text)
+
+
 def _key_values(text: str) -> dict[str, float]:
-    return {key: float(value) for key, value in _KEY_VALUE.findall(text)}
+    return {key: parse_mlir_float(value) for key, value in _KEY_VALUE.findall(text)}
 
 
 def list_layers(mlir_text: str) -> list[Layer]:
