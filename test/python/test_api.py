@@ -161,3 +161,31 @@ def test_analysis_sees_the_tiny_input_scale_before_the_cut(model_path: Path, tmp
     conv = next(layer for layer in result.plan.layers if layer.name == "conv_image")
     assert conv.precision == "f32" and conv.reason and "tiny" in conv.reason
     assert [layer.precision for layer in result.plan.layers if layer.name != "conv_image"] == ["i8", "i8"]
+
+
+def test_layer_iree_cannot_compile_in_int8_is_retried_in_fp32(model_path: Path, tmp_path: Path, monkeypatch) -> None:
+    """iree-compile's diagnostic names the int8 layer's ONNX node: that layer
+    becomes f32 with the reason, and the module is built again."""
+    import importlib
+
+    from quantune_mlir.compiler import CompileError
+
+    quantize_mod = importlib.import_module("quantune_mlir.quantize")
+
+    real_compile = quantize_mod.compile_mlir
+    calls: list[int] = []
+
+    def flaky_compile(text: str, *args, **kwargs):
+        calls.append(text.count("i8"))
+        if len(calls) == 1:
+            raise CompileError("iree-compile failed for target host: error: stack allocation limit exceeded",
+                               '<unknown>:0: error: loc("gemm_meta"): \'func.func\' op exceeded stack allocation limit')
+        return real_compile(text, *args, **kwargs)
+
+    monkeypatch.setattr(quantize_mod, "compile_mlir", flaky_compile)
+    out = tmp_path / "m.vmfb"
+    result = qt.quantize(model_path, out, calib=samples(8), precision="int8")
+    assert len(calls) == 2 and calls[1] < calls[0]  # the second module has fewer int8 values
+    assert set(result.fallbacks) == {"gemm_meta"}
+    assert result.fallbacks["gemm_meta"].startswith("IREE cannot compile its int8 form")
+    assert result.int8_layers == 2 and out.is_file()
