@@ -368,6 +368,7 @@ def _short(text: str, n: int = 160) -> str:
 def write_markdown(results: dict[str, Any], meta: dict[str, Any], path: Path) -> None:
     rows = []
     failures = []
+    pending = [m.name for m in MODELS if m.name not in results]
     for name, r in results.items():
         man = r.get("manifest") or {}
         modes = r.get("modes", {})
@@ -423,7 +424,7 @@ def write_markdown(results: dict[str, Any], meta: dict[str, Any], path: Path) ->
             elif res.get("eval", {}).get("non_finite"):
                 failures.append((name, MODE_LABEL[mode], "[accuracy] module output has NaN/Inf"))
 
-    n = len(results)
+    n = len(results) + len(pending)
     ok = {m: sum(1 for r in results.values() if _status(r.get("modes", {}).get(m)) == "ok") for m in MODES}
     m = meta["machine"]
     lines = [
@@ -456,6 +457,7 @@ def write_markdown(results: dict[str, Any], meta: dict[str, Any], path: Path) ->
         "| SQNR dB default / int8 | top-1 default / int8 | fp32 rel. err | folded | time s |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
+        *[f"| {name} | | | | | | | not run yet | | | | | | | |" for name in pending],
         "",
         "## Failures",
         "",
