@@ -10,6 +10,7 @@ import onnx
 import onnx.version_converter
 
 from quantune_mlir.errors import QuantuneError, first_line
+from quantune_mlir.onnx_fold import fold_constants
 from quantune_mlir.progress import report
 
 Shape = tuple[int, ...]
@@ -202,7 +203,10 @@ def load_onnx(
     * a dynamic leading (batch) dimension becomes 1;
     * a model below opset :data:`TARGET_OPSET` is converted to it;
     * stored shapes that disagree with shape inference (stale value_info, a
-      wrong output declaration) are dropped and inferred again.
+      wrong output declaration) are dropped and inferred again;
+    * constant shape arithmetic (pads or reshape targets computed from
+      ``Shape`` of a static tensor) is folded, so that later shapes are static
+      (:mod:`quantune_mlir.onnx_fold`).
 
     Raises :class:`QuantuneError` for a missing or non-ONNX file, an invalid
     model, or other dynamic input dimensions that no shape was given for.
@@ -242,6 +246,14 @@ def load_onnx(
     model, reinferred = _infer_shapes(model, str(p))
     if reinferred:
         changes.append("stored shapes that disagreed with shape inference dropped")
+    try:
+        model, folded = fold_constants(model)
+    except Exception as exc:  # the reference evaluator on an op it does not know, for instance
+        folded = 0
+        if notify:
+            notify(f"note: '{p}': folding constant shape arithmetic failed ({first_line(str(exc))}); importing as is")
+    if folded:
+        changes.append(f"{folded} nodes of constant shape arithmetic folded")
     if changes and notify:
         notify(f"note: '{p}': {'; '.join(changes)}")
     return model
