@@ -163,7 +163,12 @@ def _fold_once(model: onnx.ModelProto, max_elements: int) -> tuple[onnx.ModelPro
     del result.graph.node[:]
     result.graph.node.extend(kept)
     for name in sorted(produced & needed):
-        result.graph.initializer.append(numpy_helper.from_array(values[name], name))
+        tensor = numpy_helper.from_array(values[name], name)
+        result.graph.initializer.append(tensor)
+        if model.ir_version < 4:
+            # Before IR 4 every initializer is also a graph input; shape
+            # inference ignores the others.
+            result.graph.input.append(onnx.helper.make_tensor_value_info(name, tensor.data_type, tensor.dims))
     # Drop Constant nodes that only fed folded nodes.
     used = {name for node in result.graph.node for name in node.input} | {out.name for out in graph.output}
     live = [n for n in result.graph.node if n.op_type != "Constant" or any(o in used for o in n.output)]
