@@ -29,7 +29,7 @@ import onnx
 
 from quantune_mlir.calib_data import CalibrationInputs, ImageSpec, ModelInput, load_calibration_inputs
 from quantune_mlir.calibration import RANGE_METHODS, RangeObserver, percentile_range, qparams_for_range
-from quantune_mlir.compiler import compile_mlir
+from quantune_mlir.compiler import CompileError, compile_mlir
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_text
 from quantune_mlir.importer import import_onnx
@@ -128,8 +128,16 @@ class _Annotations:
 def _compile(
     text: str, options: AnalysisOptions, phases: _Phases, name: str, extra_flags: Sequence[str] = ()
 ) -> ModuleRunner:
+    """Compiles an analysis module for the host. ``extra_flags`` are a
+    preference: if IREE rejects the module with them, it is built without."""
     with phases(name, "  compiling"):
-        return ModuleRunner(compile_mlir(text, parse_target("host"), extra_flags=extra_flags), options.device)
+        try:
+            vmfb = compile_mlir(text, parse_target("host"), extra_flags=extra_flags)
+        except CompileError:
+            if not extra_flags:
+                raise
+            vmfb = compile_mlir(text, parse_target("host"))
+        return ModuleRunner(vmfb, options.device)
 
 
 def _range_pass(
@@ -343,7 +351,9 @@ def run_analysis(
             report(f"inference 2: local int8 error over {len(calib)} inputs")
             instrumented = run_quantune_opt(with_qparams, ["--quantune-instrument=mode=local-error"])
             # The local-error sums are f64 (f32 overflows on large outputs);
-            # IREE demotes f64 to f32 unless told not to.
+            # IREE demotes f64 to f32 unless told not to. Some models' own f64
+            # ops do not compile without the demotion: then the sums are f32,
+            # and a layer whose sums overflow stays f32 with a reason.
             runner = _compile(instrumented, options, phases, "compile_2", ("--iree-input-demote-f64-to-f32=false",))
             with phases("inference_2", "  running"):
                 act_metrics, degenerate = _local_error_pass(runner, instrumented, calib)
