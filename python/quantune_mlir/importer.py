@@ -26,16 +26,34 @@ _TORCH_TO_LINALG = (
 _LOC_NAME = re.compile(r'loc\("([^"]*)"')
 
 
-def _diagnostic_line(exc: Exception, node_types: dict[str, str] | None = None) -> str:
+_NO_PATTERN = "failed to legalize operation 'torch.operator'"
+
+
+def _describe_node(node: onnx.NodeProto) -> str:
+    """``GRU (direction=bidirectional, hidden_size=32)``: the op and its short attributes."""
+    attrs = []
+    for attr in node.attribute:
+        value = onnx.helper.get_attribute_value(attr)
+        if isinstance(value, bytes):
+            value = value.decode(errors="replace")
+        if isinstance(value, (int, float, str)) or (isinstance(value, list) and len(value) <= 8):
+            attrs.append(f"{attr.name}={value}")
+    return f"{node.op_type} ({', '.join(attrs)})" if attrs else node.op_type
+
+
+def _diagnostic_line(exc: Exception, nodes: dict[str, onnx.NodeProto] | None = None, opset: int = 0) -> str:
     """One line from an MLIRError: the first error, attributed to its ONNX node."""
     diagnostics = getattr(exc, "error_diagnostics", None) or []
     for diag in diagnostics:
         # Drop the printed op that legalization errors append after ': %'.
         message = diag.message.split("\n")[0].split(": %")[0]
         match = _LOC_NAME.search(str(diag.location))
-        if match and node_types and match.group(1) in node_types:
-            node = match.group(1)
-            return f"ONNX node '{node}' ({node_types[node]}): {message}"
+        if match and nodes and match.group(1) in nodes:
+            node = nodes[match.group(1)]
+            if _NO_PATTERN in message:
+                return (f"ONNX node '{node.name}': IREE's ONNX importer has no lowering for "
+                        f"{_describe_node(node)} at opset {opset}")
+            return f"ONNX node '{node.name}' ({node.op_type}): {message}"
         return f"{diag.location}: {message}"
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -64,12 +82,14 @@ def _unsupported_ops(module: ir.Module) -> list[str]:
     return [f"{op} (node {', '.join(repr(n) for n in sorted(nodes))})" for op, nodes in sorted(found.items())]
 
 
-def _run_pipeline(module: ir.Module, pipeline: str, failure: str, node_types: dict[str, str]) -> None:
+def _run_pipeline(
+    module: ir.Module, pipeline: str, failure: str, nodes: dict[str, onnx.NodeProto], opset: int
+) -> None:
     """Runs an IREE pass pipeline in-process; a failure names the ONNX node."""
     try:
         passmanager.PassManager.parse(pipeline).run(module.operation)
     except ir.MLIRError as exc:
-        raise QuantuneError(f"{failure} at {_diagnostic_line(exc, node_types)}") from None
+        raise QuantuneError(f"{failure} at {_diagnostic_line(exc, nodes, opset)}") from None
 
 
 def import_onnx(model: onnx.ModelProto) -> str:
@@ -79,7 +99,8 @@ def import_onnx(model: onnx.ModelProto) -> str:
     ONNX node name as a ``loc("name")``. Raises :class:`QuantuneError` naming
     the unsupported op when a node has no lowering.
     """
-    node_types = {node.name: node.op_type for node in model.graph.node if node.name}
+    nodes = {node.name: node for node in model.graph.node if node.name}
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     context = ir.Context()
     try:
         info = onnx_importer.ModelInfo(model)
@@ -90,11 +111,11 @@ def import_onnx(model: onnx.ModelProto) -> str:
         raise QuantuneError(f"ONNX import failed: {_diagnostic_line(exc)}") from None
 
     with context:
-        _run_pipeline(module, _ONNX_TO_TORCH, "ONNX to torch conversion failed", node_types)
+        _run_pipeline(module, _ONNX_TO_TORCH, "unsupported model: ONNX to torch conversion failed", nodes, opset)
         unsupported = _unsupported_ops(module)
         if unsupported:
             raise QuantuneError(f"unsupported ONNX op(s): {'; '.join(unsupported)}")
-        _run_pipeline(module, _TORCH_TO_LINALG, "unsupported model: lowering to linalg failed", node_types)
+        _run_pipeline(module, _TORCH_TO_LINALG, "unsupported model: lowering to linalg failed", nodes, opset)
 
     text = module.operation.get_asm(print_generic_op_form=True, enable_debug_info=True)
     if "!torch." in text or '"torch.' in text:

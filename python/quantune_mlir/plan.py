@@ -131,8 +131,8 @@ def format_table(plan: Plan) -> str:
     forced = [layer for layer in plan.layers if layer.reason]
     for layer in forced:
         out.append(f"* layer {layer.id} stays f32: {layer.reason}")
-    out.append(
-        f"{plan.int8_layers}/{len(plan.layers)} layers in i8; method {plan.method}, budget {plan.budget}; "
-        f"{plan.inferences.get('passes', 0)} passes over {plan.calibration.get('samples', 0)} calibration inputs"
-    )
+    passes = plan.inferences.get("passes", 0)
+    how = (f"method {plan.method}, budget {plan.budget}; {passes} passes over "
+           f"{plan.calibration.get('samples', 0)} calibration inputs") if passes else f"method {plan.method}, no analysis"
+    out.append(f"{plan.int8_layers}/{len(plan.layers)} layers in i8; {how}")
     return "\n".join(out)

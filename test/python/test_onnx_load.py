@@ -96,3 +96,28 @@ def test_current_static_model_loads_without_notes(tmp_path: Path) -> None:
     notes: list[str] = []
     load_onnx(path, notify=notes.append)
     assert notes == []
+
+
+def test_op_form_the_importer_cannot_lower_is_named_with_its_attributes(tmp_path: Path) -> None:
+    """A bidirectional GRU (torch-mlir lowers only the forward direction)."""
+    import pytest
+
+    from quantune_mlir.errors import QuantuneError
+
+    hidden, features = 4, 3
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("GRU", ["x", "w", "r"], ["y", "h"], name="encoder/gru", hidden_size=hidden,
+                              direction="bidirectional")]
+    inits = [_init("w", rng.standard_normal((2, 3 * hidden, features))),
+             _init("r", rng.standard_normal((2, 3 * hidden, hidden)))]
+    graph = helper.make_graph(
+        nodes, "gru", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 1, features])],
+        [helper.make_tensor_value_info("h", TensorProto.FLOAT, [2, 1, hidden])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "gru.onnx"
+    onnx.save(model, path)
+    with pytest.raises(QuantuneError) as info:
+        import_onnx(load_onnx(path, notify=None))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "ONNX node 'encoder/gru'" in message and "GRU (direction=bidirectional, hidden_size=4)" in message
