@@ -24,7 +24,7 @@ import onnx
 sys.path.insert(0, str(Path(__file__).parent))
 from onnx_resnet import parameter_count, resnet  # noqa: E402
 
-from quantune_mlir.analyze import AnalysisOptions, analyze  # noqa: E402
+from quantune_mlir.analysis import AnalysisOptions, analyze  # noqa: E402
 
 
 def _time_analysis(model_path: Path, calib: np.ndarray, method: str) -> dict:

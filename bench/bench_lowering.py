@@ -29,14 +29,14 @@ import onnx
 sys.path.insert(0, str(Path(__file__).parent))
 from onnx_models import MODELS  # noqa: E402
 
-from quantune_mlir.analyze import AnalysisOptions, analyze  # noqa: E402
+from quantune_mlir.analysis import AnalysisOptions, analyze  # noqa: E402
 from quantune_mlir.compiler import compile_mlir  # noqa: E402
 from quantune_mlir.evaluate import module_latency  # noqa: E402
 from quantune_mlir.importer import import_onnx  # noqa: E402
 from quantune_mlir.lowering import lower_plan  # noqa: E402
 from quantune_mlir.onnx_model import load_onnx  # noqa: E402
 from quantune_mlir.opt import run_quantune_opt  # noqa: E402
-from quantune_mlir.quantize import weight_bytes  # noqa: E402
+from quantune_mlir.pipeline import weight_bytes  # noqa: E402
 from quantune_mlir.replan import replan  # noqa: E402
 from quantune_mlir.targets import CPU_RECIPE, IMG2COL, parse_target  # noqa: E402
 

@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import fmnist  # noqa: E402
 
-from quantune_mlir.analyze import AnalysisOptions, analyze  # noqa: E402
+from quantune_mlir.analysis import AnalysisOptions, analyze  # noqa: E402
 
 
 def spearman(a: list[float], b: list[float]) -> float:

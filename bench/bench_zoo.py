@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from quantune_mlir.analyze import AnalysisOptions, analyze  # noqa: E402
+from quantune_mlir.analysis import AnalysisOptions, analyze  # noqa: E402
 from quantune_mlir.compiler import compile_mlir  # noqa: E402
 from quantune_mlir.evaluate import evaluate_module, module_latency  # noqa: E402
 from quantune_mlir.importer import import_onnx  # noqa: E402
@@ -42,7 +42,7 @@ from quantune_mlir.lowering import lower_plan, plan_annotations  # noqa: E402
 from quantune_mlir.onnx_model import load_onnx  # noqa: E402
 from quantune_mlir.opt import run_quantune_opt  # noqa: E402
 from quantune_mlir.plan import Plan  # noqa: E402
-from quantune_mlir.quantize import weight_bytes  # noqa: E402
+from quantune_mlir.pipeline import weight_bytes  # noqa: E402
 from quantune_mlir.replan import random_plan, replan  # noqa: E402
 from quantune_mlir.targets import parse_target  # noqa: E402
 

@@ -29,14 +29,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from quantune_mlir.analyze import AnalysisOptions, analyze
+from quantune_mlir.analysis import AnalysisOptions, analyze
 from quantune_mlir.compiler import compile_mlir
 from quantune_mlir.evaluate import agreement, mean_kl, module_latency
 from quantune_mlir.importer import import_onnx
 from quantune_mlir.lowering import lower_plan
 from quantune_mlir.onnx_model import load_onnx
 from quantune_mlir.opt import run_quantune_opt
-from quantune_mlir.quantize import weight_bytes
+from quantune_mlir.pipeline import weight_bytes
 from quantune_mlir.replan import replan
 from quantune_mlir.runtime import ModuleRunner
 from quantune_mlir.targets import parse_target

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from quantune_mlir.analyze import AnalysisOptions, run_analysis
+from quantune_mlir.analysis import AnalysisOptions, run_analysis
 from quantune_mlir.calib_data import ImageSpec
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.lowering import PRECISIONS
 from quantune_mlir.plan import Plan, format_table
-from quantune_mlir.quantize import QuantizeOptions, QuantizeResult, quantize_model
+from quantune_mlir.pipeline import QuantizeOptions, QuantizeResult, quantize_model
 
 PathLike = str | os.PathLike[str]
 

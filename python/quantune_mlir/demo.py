@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quantune_mlir.analyze import AnalysisOptions, analyze
+from quantune_mlir.analysis import AnalysisOptions, analyze
 from quantune_mlir.compiler import compile_mlir
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_bytes, write_text
@@ -18,7 +18,7 @@ from quantune_mlir.models import MODELS
 from quantune_mlir.onnx_model import load_onnx
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.plan import format_table
-from quantune_mlir.quantize import QuantizeOptions, quantize_model
+from quantune_mlir.pipeline import QuantizeOptions, quantize_model
 from quantune_mlir.runtime import run_module
 from quantune_mlir.targets import parse_target
 

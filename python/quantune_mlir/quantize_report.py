@@ -22,7 +22,7 @@ from quantune_mlir.evaluate import (EvaluationResult, _numpy_dtype, evaluate_mod
 from quantune_mlir.lowering import lower_plan
 from quantune_mlir.plan import Plan
 from quantune_mlir.progress import report
-from quantune_mlir.quantize import QuantizeOptions, QuantizeResult, weight_bytes
+from quantune_mlir.pipeline import QuantizeOptions, QuantizeResult, weight_bytes
 from quantune_mlir.replan import replan
 from quantune_mlir.report import Accuracy, LatencyMs, ParetoPoint, ReportData, Summary
 from quantune_mlir.runtime import ModuleRunner

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -12,13 +11,11 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from quantune_mlir.analyze import AnalysisOptions, analyze
+import quantune_mlir.analysis as analyze_mod
+from quantune_mlir.analysis import AnalysisOptions, analyze
 from quantune_mlir.cli import main
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.plan import load_plan
-
-# The package exports the function quantune_mlir.analyze; the module is this one.
-analyze_mod = importlib.import_module("quantune_mlir.analyze")
 
 RNG = np.random.default_rng(42)
 W_CONV = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.4

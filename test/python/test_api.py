@@ -1,4 +1,4 @@
-"""The Python entry points quantune_mlir.quantize / analyze: several inputs,
+"""The Python entry points quantune_mlir.pipeline / analyze: several inputs,
 per-layer fallback, --keep-fp32 and fp32 without calibration data, checked
 against onnxruntime."""
 
@@ -166,13 +166,10 @@ def test_analysis_sees_the_tiny_input_scale_before_the_cut(model_path: Path, tmp
 def test_layer_iree_cannot_compile_in_int8_is_retried_in_fp32(model_path: Path, tmp_path: Path, monkeypatch) -> None:
     """iree-compile's diagnostic names the int8 layer's ONNX node: that layer
     becomes f32 with the reason, and the module is built again."""
-    import importlib
-
+    import quantune_mlir.pipeline as pipeline
     from quantune_mlir.compiler import CompileError
 
-    quantize_mod = importlib.import_module("quantune_mlir.quantize")
-
-    real_compile = quantize_mod.compile_mlir
+    real_compile = pipeline.compile_mlir
     calls: list[int] = []
 
     def flaky_compile(text: str, *args, **kwargs):
@@ -182,7 +179,7 @@ def test_layer_iree_cannot_compile_in_int8_is_retried_in_fp32(model_path: Path, 
                                '<unknown>:0: error: loc("gemm_meta"): \'func.func\' op exceeded stack allocation limit')
         return real_compile(text, *args, **kwargs)
 
-    monkeypatch.setattr(quantize_mod, "compile_mlir", flaky_compile)
+    monkeypatch.setattr(pipeline, "compile_mlir", flaky_compile)
     out = tmp_path / "m.vmfb"
     result = qt.quantize(model_path, out, calib=samples(8), precision="int8")
     assert len(calls) == 2 and calls[1] < calls[0]  # the second module has fewer int8 values

@@ -32,7 +32,7 @@ from onnx import TensorProto, helper, numpy_helper
 from conftest import assert_close, onnxruntime_outputs
 from quantune_mlir.onnx_fold import fold_constants
 from quantune_mlir.onnx_model import load_onnx
-from quantune_mlir.quantize import QuantizeOptions, quantize_model
+from quantune_mlir.pipeline import QuantizeOptions, quantize_model
 from quantune_mlir.runtime import ModuleRunner
 
 pytest.importorskip("onnxruntime")

@@ -32,7 +32,7 @@ import pytest
 from onnx import numpy_helper
 
 from quant_reference import build_qdq_model, output_step, simulate
-from quantune_mlir.analyze import analyze
+from quantune_mlir.analysis import analyze
 from quantune_mlir.cli import main
 from quantune_mlir.compiler import compile_mlir
 from quantune_mlir.importer import import_onnx
@@ -41,7 +41,7 @@ from quantune_mlir.models import depthwise_net, residual_cnn
 from quantune_mlir.onnx_model import load_onnx
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.plan import Plan, load_plan
-from quantune_mlir.quantize import weight_bytes
+from quantune_mlir.pipeline import weight_bytes
 from quantune_mlir.runtime import ModuleRunner
 from quantune_mlir.targets import parse_target
 

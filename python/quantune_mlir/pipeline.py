@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from quantune_mlir.analyze import LABEL_PASSES, AnalysisOptions, resolve_keep_fp32, run_analysis
+from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, resolve_keep_fp32, run_analysis
 from quantune_mlir.calib_data import ImageSpec
 from quantune_mlir.compiler import CompileError, compile_mlir
 from quantune_mlir.errors import QuantuneError
