@@ -21,7 +21,7 @@ from quantune_mlir.importer import import_onnx
 from quantune_mlir.layers import list_layers
 from quantune_mlir.lowering import LoweredModule, Precision, lower_plan, plan_annotations
 from quantune_mlir.onnx_model import load_onnx
-from quantune_mlir.opt import run_quantune_opt
+from quantune_mlir.opt import clean_diagnostic, run_quantune_opt
 from quantune_mlir.plan import LayerPlan, Plan, load_plan
 from quantune_mlir.progress import report
 from quantune_mlir.targets import Target, parse_target
@@ -134,7 +134,8 @@ def _lower_and_compile(
             if layer_id is None:
                 raise
             # The reason also keeps the layer f32 under --precision int8.
-            record_fallbacks(plan, {layer_id: f"IREE cannot compile its int8 form ({exc.args[0].split(': ', 1)[-1]})"})
+            detail = clean_diagnostic(str(exc).split(": ", 1)[-1])
+            record_fallbacks(plan, {layer_id: f"IREE cannot compile its int8 form ({detail})"})
     raise QuantuneError(f"iree-compile kept failing after {_MAX_COMPILE_RETRIES} layers were made f32")
 
 
@@ -154,6 +155,10 @@ def quantize_model(
     """Quantizes and compiles a model (see the module docstring)."""
     options = options or QuantizeOptions()
     target = parse_target(options.target)
+    for path, what in ((output, "output"), (save_plan, "--save-plan"), (emit_mlir, "--emit-mlir")):
+        # Before any work: a missing directory would otherwise fail at the end.
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise QuantuneError(f"{what} '{path}': directory '{Path(path).parent}' does not exist")
     if plan_path is None and calib is None and options.precision != "fp32":
         raise QuantuneError("quantize needs calibration data (--calib) or an existing plan (--plan)")
     labelled = None

@@ -186,3 +186,13 @@ def test_layer_iree_cannot_compile_in_int8_is_retried_in_fp32(model_path: Path, 
     assert set(result.fallbacks) == {"gemm_meta"}
     assert result.fallbacks["gemm_meta"].startswith("IREE cannot compile its int8 form")
     assert result.int8_layers == 2 and out.is_file()
+
+
+def test_missing_output_directory_is_reported_before_any_work(model_path: Path, tmp_path: Path, capsys) -> None:
+    code = main(["quantize", str(model_path), "--precision", "fp32", "-o", str(tmp_path / "m.vmfb"),
+                 "--save-plan", str(tmp_path / "no" / "such" / "plan.json")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == [f"quantune: error: --save-plan '{tmp_path / 'no' / 'such' / 'plan.json'}': directory "
+                   f"'{tmp_path / 'no' / 'such'}' does not exist"]
+    assert not (tmp_path / "m.vmfb").exists()
