@@ -11,7 +11,7 @@ convolutions, the analysis' local-error module failed in iree-compile with
 ``--precision`` plan, int8 and fp32 alike, since all three run the analysis),
 and the lowering could not quantize a dynamically shaped layer.
 :func:`quantune_mlir.onnx_fold.fold_constants` folds the arithmetic when the
-model is loaded.
+model is loaded (:func:`quantune_mlir.onnx_model.load_onnx`).
 
 The model here has both kinds of explicit Pad: computed ("same", before the
 stem and a stride-2 depthwise conv) and constant (before a stride-1 and a
@@ -164,8 +164,9 @@ def test_fold_constants_makes_pads_and_shapes_static(workdir: Path) -> None:
     assert none == 0 and again is folded
 
 
-def _loading_folds(path: Path) -> bool:
-    return "Shape" not in {n.op_type for n in load_onnx(path, notify=None).graph.node}
+def test_load_onnx_folds(workdir: Path) -> None:
+    ops = [n.op_type for n in load_onnx(workdir / "model.onnx", notify=None).graph.node]
+    assert "Shape" not in ops and ops.count("Pad") == 4
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +174,6 @@ def modules(workdir: Path) -> dict[str, tuple[Path, int]]:
     """quantize in each precision mode: (module, number of int8 layers).
     plan and int8 run the analysis (where iree-compile failed); fp32
     reuses the saved plan to save time."""
-    if not _loading_folds(workdir / "model.onnx"):
-        pytest.xfail("load_onnx does not call onnx_fold.fold_constants yet (issue 9)")
     out = {}
     saved = workdir / "plan.json"
     for precision in ("plan", "int8", "fp32"):
