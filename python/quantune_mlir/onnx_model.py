@@ -11,6 +11,7 @@ import onnx.version_converter
 
 from quantune_mlir.errors import QuantuneError, first_line
 from quantune_mlir.onnx_fold import fold_constants
+from quantune_mlir.onnx_rnn import split_gru_directions
 from quantune_mlir.progress import report
 
 Shape = tuple[int, ...]
@@ -204,6 +205,9 @@ def load_onnx(
     * a model below opset :data:`TARGET_OPSET` is converted to it;
     * stored shapes that disagree with shape inference (stale value_info, a
       wrong output declaration) are dropped and inferred again;
+    * a bidirectional or reverse GRU becomes forward GRUs over a reversed
+      sequence (:mod:`quantune_mlir.onnx_rnn`), the only direction the
+      importer lowers;
     * constant shape arithmetic (pads or reshape targets computed from
       ``Shape`` of a static tensor) is folded, so that later shapes are static
       (:mod:`quantune_mlir.onnx_fold`).
@@ -240,8 +244,11 @@ def load_onnx(
             notify(note)
     elif note:
         changes.append(note)
-    if batched or note:
-        # Shapes stored for the old batch or opset are stale: infer them anew.
+    model, split = split_gru_directions(model)
+    if split:
+        changes.append(f"{split} bidirectional or reverse GRU(s) split into forward GRUs")
+    if batched or note or split:
+        # Shapes stored for the old batch, opset or graph are stale: infer them anew.
         del model.graph.value_info[:]
     model, reinferred = _infer_shapes(model, str(p))
     if reinferred:

@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from quantune_mlir.compiler import compile_mlir
+from quantune_mlir.errors import QuantuneError
 from quantune_mlir.importer import import_onnx
 from quantune_mlir.onnx_model import TARGET_OPSET, load_onnx, model_opset
 from quantune_mlir.runtime import run_module
@@ -98,26 +100,55 @@ def test_current_static_model_loads_without_notes(tmp_path: Path) -> None:
     assert notes == []
 
 
-def test_op_form_the_importer_cannot_lower_is_named_with_its_attributes(tmp_path: Path) -> None:
-    """A bidirectional GRU (torch-mlir lowers only the forward direction)."""
-    import pytest
-
-    from quantune_mlir.errors import QuantuneError
-
+def _gru_model(direction: str, weights_as_inputs: bool = False) -> onnx.ModelProto:
+    """X [5, 1, 3] -> GRU(hidden 4, linear_before_reset=1, bias, initial_h) -> Y and Y_h."""
     hidden, features = 4, 3
+    dirs = 2 if direction == "bidirectional" else 1
     rng = np.random.default_rng(0)
-    nodes = [helper.make_node("GRU", ["x", "w", "r"], ["y", "h"], name="encoder/gru", hidden_size=hidden,
-                              direction="bidirectional")]
-    inits = [_init("w", rng.standard_normal((2, 3 * hidden, features))),
-             _init("r", rng.standard_normal((2, 3 * hidden, hidden)))]
+    weights = {"w": rng.standard_normal((dirs, 3 * hidden, features)) * 0.5,
+               "r": rng.standard_normal((dirs, 3 * hidden, hidden)) * 0.5,
+               "b": rng.standard_normal((dirs, 6 * hidden)) * 0.1,
+               "h0": rng.standard_normal((dirs, 1, hidden)) * 0.1}
+    nodes = [helper.make_node("GRU", ["x", "w", "r", "b", "", "h0"], ["y", "h"], name="encoder/gru",
+                              hidden_size=hidden, direction=direction, linear_before_reset=1)]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 1, features])]
+    inits = []
+    for name, value in weights.items():
+        if weights_as_inputs and name in ("w", "r"):
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)))
+        else:
+            inits.append(_init(name, value))
     graph = helper.make_graph(
-        nodes, "gru", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 1, features])],
-        [helper.make_tensor_value_info("h", TensorProto.FLOAT, [2, 1, hidden])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        nodes, "gru", inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, dirs, 1, hidden]),
+         helper.make_tensor_value_info("h", TensorProto.FLOAT, [dirs, 1, hidden])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("direction", ["bidirectional", "reverse"])
+def test_gru_directions_the_importer_lacks_are_split_and_match_onnxruntime(tmp_path: Path, direction: str) -> None:
     path = tmp_path / "gru.onnx"
-    onnx.save(model, path)
+    onnx.save(_gru_model(direction), path)
+    notes: list[str] = []
+    model = load_onnx(path, notify=notes.append)
+    assert "1 bidirectional or reverse GRU(s) split into forward GRUs" in notes[0]
+    assert all(onnx.helper.get_attribute_value(a) != b"reverse" for n in model.graph.node for a in n.attribute
+               if a.name == "direction")
+    module = compile_mlir(import_onnx(model), parse_target("host"))
+    x = np.random.default_rng(2).standard_normal((5, 1, 3)).astype(np.float32)
+    got = run_module(module, [x])
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_op_form_the_importer_cannot_lower_is_named_with_its_attributes(tmp_path: Path) -> None:
+    """A bidirectional GRU whose weights are inputs cannot be split."""
+    path = tmp_path / "gru.onnx"
+    onnx.save(_gru_model("bidirectional", weights_as_inputs=True), path)
     with pytest.raises(QuantuneError) as info:
         import_onnx(load_onnx(path, notify=None))
     message = str(info.value)
     assert "\n" not in message
-    assert "ONNX node 'encoder/gru'" in message and "GRU (direction=bidirectional, hidden_size=4)" in message
+    assert "ONNX node 'encoder/gru'" in message
+    assert "GRU (direction=bidirectional, hidden_size=4, linear_before_reset=1)" in message
