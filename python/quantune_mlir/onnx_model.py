@@ -10,6 +10,7 @@ import onnx
 import onnx.version_converter
 
 from quantune_mlir.errors import QuantuneError, first_line
+from quantune_mlir.onnx_bn import fold_batch_norms
 from quantune_mlir.onnx_fold import fold_constants
 from quantune_mlir.onnx_rnn import split_gru_directions
 from quantune_mlir.progress import report
@@ -210,7 +211,10 @@ def load_onnx(
       importer lowers;
     * constant shape arithmetic (pads or reshape targets computed from
       ``Shape`` of a static tensor) is folded, so that later shapes are static
-      (:mod:`quantune_mlir.onnx_fold`).
+      (:mod:`quantune_mlir.onnx_fold`);
+    * an inference-mode BatchNormalization right after a convolution is
+      folded into its weights and bias (:mod:`quantune_mlir.onnx_bn`), so the
+      quantize/dequantize pairs around that convolution can fold.
 
     Raises :class:`QuantuneError` for a missing or non-ONNX file, an invalid
     model, or other dynamic input dimensions that no shape was given for.
@@ -261,6 +265,10 @@ def load_onnx(
             notify(f"note: '{p}': folding constant shape arithmetic failed ({first_line(str(exc))}); importing as is")
     if folded:
         changes.append(f"{folded} nodes of constant shape arithmetic folded")
+    model, bn_folded = fold_batch_norms(model)
+    if bn_folded:
+        changes.append(f"{bn_folded} BatchNormalization node(s) folded into the convolution before them")
+        model, _ = _infer_shapes(model, str(p))
     if changes and notify:
         notify(f"note: '{p}': {'; '.join(changes)}")
     return model

@@ -77,6 +77,7 @@ def test_opset9_model_with_dynamic_batch_and_stale_value_info_imports(tmp_path: 
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 1
     assert len(notes) == 1
     assert "dynamic batch of 'x' set to 1" in notes[0] and f"opset 9 upgraded to {TARGET_OPSET}" in notes[0]
+    assert "1 BatchNormalization node(s) folded" in notes[0]
     _compare_with_onnxruntime(path, model)
 
 
@@ -90,14 +91,14 @@ def test_wrong_output_declaration_is_reinferred(tmp_path: Path) -> None:
     _compare_with_onnxruntime(path, model)
 
 
-def test_current_static_model_loads_without_notes(tmp_path: Path) -> None:
+def test_current_static_model_changes_only_by_its_batch_norm(tmp_path: Path) -> None:
     model = opset9_model(batch=1, stale_value_info=False)
     model = onnx.version_converter.convert_version(model, TARGET_OPSET)
     path = tmp_path / "new.onnx"
     onnx.save(model, path)
     notes: list[str] = []
     load_onnx(path, notify=notes.append)
-    assert notes == []
+    assert notes == [f"note: '{path}': 1 BatchNormalization node(s) folded into the convolution before them"]
 
 
 def _gru_model(direction: str, weights_as_inputs: bool = False) -> onnx.ModelProto:
@@ -152,3 +153,46 @@ def test_op_form_the_importer_cannot_lower_is_named_with_its_attributes(tmp_path
     assert "\n" not in message
     assert "ONNX node 'encoder/gru'" in message
     assert "GRU (direction=bidirectional, hidden_size=4, linear_before_reset=1)" in message
+
+
+def _conv_bn_model() -> onnx.ModelProto:
+    """conv1 -> BN (initializers) -> relu -> conv2 -> BN (Constant nodes) -> y,
+    plus conv3 sharing conv1's weight without a BN."""
+    rng = np.random.default_rng(4)
+    c = 6
+    params = {f"{p}{i}": (1.0 + 0.2 * rng.random(c)) if p in ("g", "v") else 0.2 * rng.standard_normal(c)
+              for i in (1, 2) for p in ("g", "be", "m", "v")}
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c1", "g1", "be1", "m1", "v1"], ["b1"], name="bn1", epsilon=1e-3),
+        helper.make_node("Relu", ["b1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2", "bias2"], ["c2"], name="conv2"),
+        helper.make_node("BatchNormalization", ["c2", "g2", "be2", "m2", "v2"], ["y"], name="bn2"),
+        helper.make_node("Conv", ["x", "w1"], ["z"], name="conv3", pads=[1, 1, 1, 1]),
+    ]
+    for name in ("g2", "be2", "m2", "v2"):
+        nodes.insert(0, helper.make_node("Constant", [], [name], name=f"const_{name}",
+                                         value=numpy_helper.from_array(params[name].astype(np.float32), name)))
+    inits = [_init("w1", rng.standard_normal((c, 3, 3, 3)) * 0.3), _init("w2", rng.standard_normal((c, c, 1, 1)) * 0.3),
+             _init("bias2", rng.standard_normal(c) * 0.1)] + [_init(k, v) for k, v in params.items() if k.endswith("1")]
+    graph = helper.make_graph(
+        nodes, "conv_bn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, 8, 8]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, c, 8, 8])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_batch_norms_fold_into_their_convolutions(tmp_path: Path) -> None:
+    path = tmp_path / "conv_bn.onnx"
+    onnx.save(_conv_bn_model(), path)
+    notes: list[str] = []
+    model = load_onnx(path, notify=notes.append)
+    assert "2 BatchNormalization node(s) folded into the convolution before them" in notes[0]
+    assert "BatchNormalization" not in {n.op_type for n in model.graph.node}
+    folded = tmp_path / "folded.onnx"
+    onnx.save(model, folded)
+    x = np.random.default_rng(5).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    got = ort.InferenceSession(str(folded), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    for g, w in zip(got, want):  # y through both folds, z through the shared, unchanged weight
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
