@@ -11,6 +11,10 @@ inference 1, which yields activation ranges and the fp32 outputs):
   sensitivity is the degradation of the model output: 1 + n passes.
 
 Both end with quantune-assign-precision, so their plans compare directly.
+Between inference 1 and the rest, the lowering's own feasibility checks
+(``quantune-lower-mixed-precision{check-only=true}``) mark the layers that
+cannot be int8; they, and layers any other stage cannot measure, stay f32
+with a reason and are left out of the ranking (docs/analysis.md).
 """
 
 from __future__ import annotations
