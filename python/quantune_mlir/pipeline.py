@@ -159,6 +159,8 @@ def quantize_model(
         # Before any work: a missing directory would otherwise fail at the end.
         if path is not None and not Path(path).resolve().parent.is_dir():
             raise QuantuneError(f"{what} '{path}': directory '{Path(path).parent}' does not exist")
+    if emit_mlir is not None and Path(emit_mlir).exists() and not Path(emit_mlir).is_dir():
+        raise QuantuneError(f"--emit-mlir '{emit_mlir}' is a file; it must be a directory (new or existing)")
     if plan_path is None and calib is None and options.precision != "fp32":
         raise QuantuneError("quantize needs calibration data (--calib) or an existing plan (--plan)")
     labelled = None

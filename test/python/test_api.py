@@ -196,3 +196,13 @@ def test_missing_output_directory_is_reported_before_any_work(model_path: Path, 
     assert err == [f"quantune: error: --save-plan '{tmp_path / 'no' / 'such' / 'plan.json'}': directory "
                    f"'{tmp_path / 'no' / 'such'}' does not exist"]
     assert not (tmp_path / "m.vmfb").exists()
+
+
+def test_emit_mlir_naming_a_file_is_reported_before_any_work(model_path: Path, tmp_path: Path, capsys) -> None:
+    taken = tmp_path / "stages"
+    taken.write_text("not a directory\n")
+    code = main(["quantize", str(model_path), "--precision", "fp32", "-o", str(tmp_path / "m.vmfb"),
+                 "--emit-mlir", str(taken)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f"quantune: error: --emit-mlir '{taken}' is a file; it must be a directory (new or existing)"]
+    assert taken.read_text() == "not a directory\n" and not (tmp_path / "m.vmfb").exists()
