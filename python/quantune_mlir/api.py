@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 from quantune_mlir.analysis import AnalysisOptions, run_analysis
 from quantune_mlir.calib_data import ImageSpec
 from quantune_mlir.errors import QuantuneError
+from quantune_mlir.fileio import check_output_dir
 from quantune_mlir.lowering import PRECISIONS
 from quantune_mlir.plan import Plan, format_table
 from quantune_mlir.pipeline import QuantizeOptions, QuantizeResult, quantize_model
@@ -130,6 +131,8 @@ def analyze(
     With ``output`` the plan is also written as JSON.
     """
     options = _analysis_options(method, budget, ratio, calib_method, percentile, bins, keep_fp32, device)
+    check_output_dir(output)
+    check_output_dir(emit_mlir, "--emit-mlir")
     plan = run_analysis(model, calib, options, _shape_specs(input_shapes), _image_spec(image_spec), limit, emit_mlir).plan
     if output is not None:
         plan.save(output)

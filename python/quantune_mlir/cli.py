@@ -12,6 +12,7 @@ import numpy as np
 
 from quantune_mlir import __version__
 from quantune_mlir.errors import QuantuneError
+from quantune_mlir.fileio import check_output_dir
 
 EPILOG = """\
 one command, model to deployable module:
@@ -189,14 +190,6 @@ def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
                    help="static shape for an input with dynamic dimensions other than the batch, as for import")
 
 
-def _check_output_dir(path: str | None) -> None:
-    """Fails before a long run, not after it, when an output's directory is missing."""
-    if path is not None:
-        parent = Path(path).parent
-        if not parent.is_dir():
-            raise QuantuneError(f"output directory '{parent}' does not exist")
-
-
 def _write_json(path: str, data: dict) -> None:
     from quantune_mlir.jsonio import write_json
 
@@ -208,7 +201,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from quantune_mlir.calib_data import ImageSpec
     from quantune_mlir.evaluate import evaluate_module
 
-    _check_output_dir(args.json)
+    check_output_dir(args.json, "--json")
     image_spec = ImageSpec.parse(args.image_spec) if args.image_spec else None
     result = evaluate_module(
         args.module, args.data, labels=args.labels, reference=args.reference, device=args.device,
@@ -227,7 +220,7 @@ def _format_bytes(size: int) -> str:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from quantune_mlir.evaluate import module_latency
 
-    _check_output_dir(args.json)
+    check_output_dir(args.json, "--json")
     function, latency = module_latency(
         args.module, device=args.device, function=args.function, threads=args.threads, repetitions=args.repetitions,
     )

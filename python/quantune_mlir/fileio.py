@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from quantune_mlir.errors import QuantuneError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -47,3 +49,9 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Writes ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def check_output_dir(path: str | os.PathLike[str] | None, what: str = "output") -> None:
+    """Fails before a long run, not after it, when ``path``'s directory is missing."""
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise QuantuneError(f"{what} '{path}': directory '{Path(path).parent}' does not exist")

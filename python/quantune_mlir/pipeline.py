@@ -16,7 +16,7 @@ from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, resolve_keep_f
 from quantune_mlir.calib_data import ImageSpec
 from quantune_mlir.compiler import CompileError, compile_mlir
 from quantune_mlir.errors import QuantuneError
-from quantune_mlir.fileio import write_text
+from quantune_mlir.fileio import check_output_dir, write_text
 from quantune_mlir.importer import import_onnx
 from quantune_mlir.layers import list_layers
 from quantune_mlir.lowering import LoweredModule, Precision, lower_plan, plan_annotations
@@ -156,9 +156,7 @@ def quantize_model(
     options = options or QuantizeOptions()
     target = parse_target(options.target)
     for path, what in ((output, "output"), (save_plan, "--save-plan"), (emit_mlir, "--emit-mlir")):
-        # Before any work: a missing directory would otherwise fail at the end.
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise QuantuneError(f"{what} '{path}': directory '{Path(path).parent}' does not exist")
+        check_output_dir(path, what)
     if emit_mlir is not None and Path(emit_mlir).exists() and not Path(emit_mlir).is_dir():
         raise QuantuneError(f"--emit-mlir '{emit_mlir}' is a file; it must be a directory (new or existing)")
     if plan_path is None and calib is None and options.precision != "fp32":

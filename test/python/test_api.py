@@ -206,3 +206,14 @@ def test_emit_mlir_naming_a_file_is_reported_before_any_work(model_path: Path, t
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == [f"quantune: error: --emit-mlir '{taken}' is a file; it must be a directory (new or existing)"]
     assert taken.read_text() == "not a directory\n" and not (tmp_path / "m.vmfb").exists()
+
+
+def test_analyze_output_in_a_missing_directory_fails_before_the_inferences(model_path: Path, tmp_path: Path,
+                                                                          capsys) -> None:
+    npz = tmp_path / "calib.npz"
+    data = samples(2)
+    np.savez(npz, image=np.stack([d["image"] for d in data]), meta=np.stack([d["meta"] for d in data]))
+    out = tmp_path / "missing" / "plan.json"
+    code = main(["analyze", str(model_path), "--calib", str(npz), "-o", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f"quantune: error: output '{out}': directory '{out.parent}' does not exist"]
