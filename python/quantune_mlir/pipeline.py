@@ -82,7 +82,7 @@ def fp32_plan(model_path: str | os.PathLike[str], labelled: str) -> Plan:
                   precision="f32", reason=layer.reason)
         for layer in list_layers(labelled)
     ]
-    return Plan(model=str(model_path), method="fp32", budget="none", ratio=[], calibration={},
+    return Plan(model=str(model_path), method="fp32", budget="none", ratio=[0.0] * 4, calibration={},
                 inferences={"passes": 0, "model_runs": 0}, phases_seconds={}, layers=layers)
 
 

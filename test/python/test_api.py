@@ -87,8 +87,11 @@ def test_quantize_two_inputs_from_dicts_matches_onnxruntime(model_path: Path, tm
 
 def test_fp32_needs_no_calibration_and_matches_onnxruntime(model_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "f.vmfb"
-    result = qt.quantize(model_path, out, precision="fp32")
+    result = qt.quantize(model_path, out, precision="fp32", save_plan=tmp_path / "p.json")
     assert result.int8_layers == 0
+    # The saved plan is a valid plan: it builds an fp32 module again.
+    again = qt.quantize(model_path, tmp_path / "g.vmfb", plan=tmp_path / "p.json")
+    assert again.int8_layers == 0 and again.module_bytes == result.module_bytes
     sample = samples(1, seed=5)[0]
     (got,) = run_module(out, [sample["image"], sample["meta"]])
     (want,) = onnxruntime_outputs(model_path, [sample["image"], sample["meta"]])
