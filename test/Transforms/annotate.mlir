@@ -11,6 +11,11 @@
 // RUN: not quantune-opt %s --quantune-annotate 2>&1 | FileCheck %s --check-prefix=NO-FILE
 // RUN: quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-reason.json | FileCheck %s --check-prefix=REASON
 // RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-empty-reason.json 2>&1 | FileCheck %s --check-prefix=EMPTY-REASON
+// Hostile files: nested 100,000 levels deep (json::parse recurses per level)
+// and a file that never ends. Both are refused before parsing.
+// RUN: head -c 100000 /dev/zero | tr '\0' '[' > %t.deep.json
+// RUN: not quantune-opt %s --quantune-annotate=file=%t.deep.json 2>&1 | FileCheck %s --check-prefix=DEEP
+// RUN: not quantune-opt %s --quantune-annotate=file=/dev/zero 2>&1 | FileCheck %s --check-prefix=NOT-REGULAR
 
 // CHECK-LABEL: func.func @two_layers
 // CHECK: linalg.matmul {quantune.act_qparams = #quantune.qparams<si8, scale = 2.000000e-02, zero_point = -3>, quantune.kind = "matmul", quantune.layer = 0 : i64, quantune.macs = 12 : i64, quantune.metrics = #quantune.metrics<act_sqnr = 3.150000e+01, act_mse = 7.000000e-04>, quantune.name = "matmul_0", quantune.params = 4 : i64, quantune.precision = #quantune.precision<i8>}
@@ -37,3 +42,6 @@ func.func @two_layers(%a: tensor<3x2xf32>, %c: tensor<3x2xf32>) -> tensor<3x2xf3
   %1 = linalg.matmul {quantune.metrics = #quantune.metrics<weight_sqnr = 40.0>} ins(%0, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%c : tensor<3x2xf32>) -> tensor<3x2xf32>
   return %1 : tensor<3x2xf32>
 }
+
+// DEEP: error: quantune-annotate: '{{.*}}.deep.json' nests arrays and objects 65 levels deep; at most 64 are accepted
+// NOT-REGULAR: error: quantune-annotate: '/dev/zero' is not a regular file

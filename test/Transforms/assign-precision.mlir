@@ -34,6 +34,11 @@
 // RUN: quantune-opt %s --quantune-assign-precision="budget=fp32-count=1" > %t.a
 // RUN: quantune-opt %s --quantune-assign-precision="budget=fp32-count=1" > %t.b
 // RUN: diff %t.a %t.b
+// Only the ratio's proportions matter: huge weights give the same ranking as
+// small ones (their sum used to overflow to a NaN sensitivity).
+// RUN: quantune-opt %s --quantune-assign-precision="ratio=0,0,1e308,1e308 budget=fp32-count=1" | FileCheck %s --check-prefix=HUGE
+// RUN: quantune-opt %s --quantune-assign-precision="ratio=0,0,1,1 budget=fp32-count=1" | FileCheck %s --check-prefix=HUGE
+// RUN: not quantune-opt %s --quantune-assign-precision="ratio=0,0,0,0" 2>&1 | FileCheck %s --check-prefix=ZERO-RATIO
 
 // ZERO-COUNT-4: quantune.precision = #quantune.precision<i8>
 // ZERO-NOT: quantune.precision = #quantune.precision<f32>
@@ -78,3 +83,9 @@ func.func @four_layers(%a: tensor<3x2xf32>, %c: tensor<3x2xf32>) -> tensor<3x2xf
          ins(%2, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%c : tensor<3x2xf32>) -> tensor<3x2xf32>
   return %3 : tensor<3x2xf32>
 }
+
+// HUGE: linalg.matmul {{.*}}sensitivity = 0.090909090909090911>{{.*}}precision<i8>
+// HUGE: linalg.matmul {{.*}}sensitivity = 1.000000e+00>{{.*}}precision<f32>
+// HUGE: linalg.matmul {{.*}}sensitivity = 0.000000e+00>{{.*}}precision<i8>
+// HUGE: linalg.matmul {{.*}}sensitivity = 1.000000e+00>{{.*}}precision<i8>
+// ZERO-RATIO: error: quantune-assign-precision: ratio needs at least one positive weight

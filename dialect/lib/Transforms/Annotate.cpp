@@ -13,6 +13,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 namespace mlir {
@@ -220,6 +221,38 @@ private:
   llvm::DenseMap<int64_t, Operation *> layers;
 };
 
+/// Annotation files are a list of flat records: a few levels deep and a few
+/// bytes per layer. These bounds are far above any real file.
+constexpr uint64_t kMaxFileBytes = 256ull << 20;
+constexpr size_t kMaxNesting = 64;
+
+/// The deepest nesting of JSON arrays and objects in `text` (brackets inside
+/// strings do not count). Stops counting once past kMaxNesting.
+size_t maxNesting(StringRef text) {
+  size_t depth = 0, deepest = 0;
+  bool inString = false;
+  for (size_t i = 0, e = text.size(); i < e; ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+      continue;
+    }
+    if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > kMaxNesting)
+        return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 struct AnnotatePass
     : public quantune::impl::QuantuneAnnotateBase<AnnotatePass> {
   using QuantuneAnnotateBase::QuantuneAnnotateBase;
@@ -230,11 +263,38 @@ struct AnnotatePass
       module.emitError("quantune-annotate needs file=<annotations.json>");
       return signalPassFailure();
     }
+    llvm::sys::fs::file_status status;
+    if (std::error_code ec = llvm::sys::fs::status(file, status)) {
+      module.emitError() << "quantune-annotate: cannot read '" << file
+                         << "': " << ec.message();
+      return signalPassFailure();
+    }
+    if (status.type() != llvm::sys::fs::file_type::regular_file) {
+      module.emitError() << "quantune-annotate: '" << file
+                         << "' is not a regular file";
+      return signalPassFailure();
+    }
+    if (status.getSize() > kMaxFileBytes) {
+      module.emitError() << "quantune-annotate: '" << file << "' has "
+                         << status.getSize() << " bytes; at most "
+                         << kMaxFileBytes << " are read";
+      return signalPassFailure();
+    }
     llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
         llvm::MemoryBuffer::getFile(file, /*IsText=*/true);
     if (!buffer) {
       module.emitError() << "quantune-annotate: cannot read '" << file
                          << "': " << buffer.getError().message();
+      return signalPassFailure();
+    }
+    // llvm::json::parse recurses once per level: bound the nesting before
+    // it runs, so that a hostile file cannot overflow the stack.
+    if (size_t depth = maxNesting((*buffer)->getBuffer());
+        depth > kMaxNesting) {
+      module.emitError() << "quantune-annotate: '" << file
+                         << "' nests arrays and objects " << depth
+                         << " levels deep; at most " << kMaxNesting
+                         << " are accepted";
       return signalPassFailure();
     }
     llvm::Expected<json::Value> root = json::parse((*buffer)->getBuffer());

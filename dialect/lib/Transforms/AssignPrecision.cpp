@@ -113,6 +113,18 @@ struct AssignPrecisionPass
       return signalPassFailure();
     }
 
+    // Only the weights' proportions matter (the sum is divided by their
+    // total): scale them to a maximum of 1 so that huge weights cannot
+    // overflow the sums.
+    double largest = *llvm::max_element(weights);
+    if (largest <= 0.0) {
+      module.emitError("quantune-assign-precision: ratio needs at least one "
+                       "positive weight");
+      return signalPassFailure();
+    }
+    for (double &w : weights)
+      w /= largest;
+
     SmallVector<LayerInfo> layers;
     for (linalg::LinalgOp op : collectLayers(module)) {
       LayerInfo info;
@@ -183,7 +195,10 @@ struct AssignPrecisionPass
       bool isSqnr = k < 2;
       for (auto [i, l] : llvm::enumerate(candidates)) {
         double v = *l->metrics[k];
-        double n = hi > lo ? (isSqnr ? hi - v : v - lo) / (hi - lo) : 0.0;
+        // Halved operands keep the differences finite for any finite metric.
+        double n = hi > lo ? (isSqnr ? hi / 2 - v / 2 : v / 2 - lo / 2) /
+                                 (hi / 2 - lo / 2)
+                           : 0.0;
         sums[i] += weights[k] * n;
       }
       totalWeight += weights[k];
