@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 from quantune_mlir.analysis import AnalysisOptions, run_analysis
 from quantune_mlir.calib_data import ImageSpec
 from quantune_mlir.errors import QuantuneError
-from quantune_mlir.fileio import check_output_dir
+from quantune_mlir.fileio import check_paths
 from quantune_mlir.lowering import PRECISIONS
 from quantune_mlir.plan import Plan, format_table
 from quantune_mlir.pipeline import QuantizeOptions, QuantizeResult, quantize_model
@@ -75,6 +75,32 @@ def parse_ratio(value: str | Sequence[float], name: str = "ratio") -> tuple[floa
     return values  # type: ignore[return-value]
 
 
+_BUDGET_KINDS = {"fp32-count": "K", "fp32-fraction": "F", "weight-bytes": "B", "int8-mac-share": "P"}
+
+
+def check_budget(value: str, name: str = "--budget") -> str:
+    """Checks a budget such as ``fp32-fraction=0.1`` before any work (the
+    assign-precision pass checks it again)."""
+    kind, _, number = str(value).partition("=")
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = float("nan")
+    expected = ", ".join(f"{k}={v}" for k, v in _BUDGET_KINDS.items())
+    if kind.strip() not in _BUDGET_KINDS or not 0 <= amount < float("inf"):
+        raise QuantuneError(f"bad {name} '{value}': expected {expected} with a non-negative number")
+    if kind.strip() in ("fp32-fraction", "int8-mac-share") and amount > 1:
+        raise QuantuneError(f"bad {name} '{value}': {kind.strip()} is a fraction in [0, 1]")
+    if kind.strip() == "fp32-count" and amount != int(amount):
+        raise QuantuneError(f"bad {name} '{value}': fp32-count is a whole number of layers")
+    return value
+
+
+def _path_or_none(value: Any) -> PathLike | None:
+    """``value`` if it names a file or folder, else None (e.g. an array)."""
+    return value if isinstance(value, (str, os.PathLike)) else None
+
+
 def _image_spec(value: str | ImageSpec | None) -> ImageSpec | None:
     return ImageSpec.parse(value) if isinstance(value, str) else value
 
@@ -95,13 +121,19 @@ def _analysis_options(
     keep_fp32: Sequence[str], device: str,
 ) -> AnalysisOptions:
     if not 0 < percentile <= 100:
-        raise QuantuneError(f"bad percentile {percentile}: expected a number in (0, 100]")
-    if bins < 0:
-        raise QuantuneError(f"bad bins {bins}: expected a non-negative integer")
+        raise QuantuneError(f"bad --percentile {percentile}: expected a number in (0, 100]")
+    if bins < 1:
+        raise QuantuneError(f"bad --bins {bins}: expected a positive number of histogram bins")
+    check_budget(budget)
     return AnalysisOptions(
         method=method, budget=budget, ratio=parse_ratio(ratio), calib_method=calib_method,
         percentile=percentile, bins=bins, device=device, keep_fp32=tuple(str(k) for k in keep_fp32),
     )
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise QuantuneError(f"bad --limit {limit}: expected a positive number of inputs")
 
 
 def analyze(
@@ -131,8 +163,8 @@ def analyze(
     With ``output`` the plan is also written as JSON.
     """
     options = _analysis_options(method, budget, ratio, calib_method, percentile, bins, keep_fp32, device)
-    check_output_dir(output)
-    check_output_dir(emit_mlir, "--emit-mlir")
+    _check_limit(limit)
+    check_paths({"model": model, "--calib": _path_or_none(calib)}, {"-o": output, "--emit-mlir": emit_mlir})
     plan = run_analysis(model, calib, options, _shape_specs(input_shapes), _image_spec(image_spec), limit, emit_mlir).plan
     if output is not None:
         plan.save(output)
@@ -175,6 +207,15 @@ def quantize(
         raise QuantuneError("give either calib (run the analysis) or plan (reuse one), not both")
     if precision not in PRECISIONS:
         raise QuantuneError(f"unknown precision '{precision}'; expected one of {', '.join(PRECISIONS)}")
+    from quantune_mlir.targets import check_target, parse_target
+
+    check_target(parse_target(target))
+    _check_limit(limit)
+    check_paths(
+        {"model": model, "--calib": _path_or_none(calib), "--plan": plan},
+        {"-o": output, "--save-plan": save_plan},
+        {"--emit-mlir": emit_mlir},
+    )
     options = QuantizeOptions(
         target=target, fold=fold, precision=precision, recipe=recipe,  # type: ignore[arg-type]
         analysis=_analysis_options(method, budget, ratio, calib_method, percentile, bins, keep_fp32, device),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 
 from quantune_mlir import __version__
 from quantune_mlir.errors import QuantuneError
-from quantune_mlir.fileio import check_output_dir
+from quantune_mlir.fileio import check_paths, staged_outputs
 
 EPILOG = """\
 one command, model to deployable module:
@@ -40,6 +41,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from quantune_mlir.importer import import_onnx
     from quantune_mlir.onnx_model import load_onnx
 
+    check_paths({"model": args.model}, {"-o": args.output})
     model = load_onnx(args.model, args.input_shape)
     text = import_onnx(model)
     write_text(args.output, text)
@@ -65,9 +67,11 @@ def _read_text(path: str) -> str:
 
 def _cmd_compile(args: argparse.Namespace) -> int:
     from quantune_mlir.compiler import compile_mlir
-    from quantune_mlir.targets import parse_target
+    from quantune_mlir.targets import check_target, parse_target
 
     target = parse_target(args.target)
+    check_target(target)
+    check_paths({"input": args.input}, {"-o": args.output})
     text = _read_text(args.input)
     vmfb = compile_mlir(text, target, args.output, args.iree_flag, source_name=args.input)
     _progress(f"wrote {args.output} ({len(vmfb)} bytes, target {target.spec})")
@@ -88,6 +92,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from quantune_mlir.fileio import atomic_path
     from quantune_mlir.runtime import run_module
 
+    check_paths({"module": args.module, **{f"--input #{i + 1}": p for i, p in enumerate(args.input)}},
+                {"-o": args.output})
     inputs = [_load_input(p) for p in args.input]
     outputs = run_module(args.module, inputs, device=args.device, function=args.function)
     if args.output:
@@ -130,7 +136,12 @@ def _analysis_kwargs(args: argparse.Namespace) -> dict:
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from quantune_mlir.api import analyze
 
-    result = analyze(args.model, args.calib, output=args.output, emit_mlir=args.emit_mlir, **_analysis_kwargs(args))
+    check_paths({"model": args.model, "--calib": args.calib}, {"-o": args.output, "--emit-mlir": args.emit_mlir})
+    # Both files appear together, or neither does.
+    with staged_outputs({"plan": args.output, "mlir": args.emit_mlir}) as staged:
+        result = analyze(
+            args.model, args.calib, output=staged["plan"], emit_mlir=staged["mlir"], **_analysis_kwargs(args)
+        )
     print(result.table)
     _progress(f"wrote {args.output}" + (f" and {args.emit_mlir}" if args.emit_mlir else ""))
     return 0
@@ -138,16 +149,43 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from quantune_mlir.api import quantize
+    from quantune_mlir.fileio import check_replaceable
+    from quantune_mlir.pipeline import STAGE_FILE
+    from quantune_mlir.report import default_json_path, write_report
+    from quantune_mlir.targets import check_target, parse_target
 
     if args.calib and args.plan:
         raise QuantuneError("give either --calib (run the analysis) or --plan (reuse one), not both")
     if (args.eval or args.eval_labels or args.report_budgets) and not args.report:
         raise QuantuneError("--eval, --eval-labels and --report-budgets only apply with --report")
-    result = quantize(
-        args.model, args.output, calib=args.calib, plan=args.plan, save_plan=args.save_plan, target=args.target,
-        precision=args.precision, fold=not args.no_fold, recipe=not args.no_recipe, emit_mlir=args.emit_mlir,
-        **_analysis_kwargs(args),
+    budgets = _report_budgets(args.report_budgets)
+    target = parse_target(args.target)
+    check_target(target)
+    report_json = default_json_path(Path(args.report)) if args.report else None
+    check_paths(
+        {"model": args.model, "--calib": args.calib, "--plan": args.plan, "--eval": args.eval,
+         "--eval-labels": args.eval_labels},
+        {"-o": args.output, "--save-plan": args.save_plan, "--report": args.report, "--report (JSON)": report_json},
+        {"--emit-mlir": args.emit_mlir},
     )
+    if args.emit_mlir:
+        check_replaceable(args.emit_mlir, "--emit-mlir", STAGE_FILE)
+    # The module, plan, stages and report appear together once all of them
+    # are built; a failure or a signal leaves none of them behind.
+    with staged_outputs({"module": args.output, "plan": args.save_plan}, {"stages": args.emit_mlir}) as staged:
+        result = quantize(
+            args.model, staged["module"], calib=args.calib, plan=args.plan, save_plan=staged["plan"],
+            target=args.target, precision=args.precision, fold=not args.no_fold, recipe=not args.no_recipe,
+            emit_mlir=staged["stages"], **_analysis_kwargs(args),
+        )
+        if args.report:
+            from quantune_mlir.quantize_report import build_report_data
+
+            options = result.details.options
+            data = build_report_data(
+                result.details, args.model, staged["module"], options, args.eval, args.eval_labels, budgets
+            )
+            html, js = write_report(args.report, data)
     if args.plan is None or result.plan.layers and any(layer.reason for layer in result.plan.layers):
         print(result.table)
     total = len(result.plan.layers)
@@ -158,15 +196,27 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         f"layer weights {result.weight_bytes / 1e6:.2f} MB ({ratio:.2f}x fp32), module {result.module_bytes / 1e6:.2f} MB"
     )
     if args.report:
-        from quantune_mlir.quantize_report import build_report_data
-        from quantune_mlir.report import write_report
-
-        budgets = [float(b) for b in args.report_budgets.split(",")] if args.report_budgets else []
-        options = result.details.options
-        data = build_report_data(result.details, args.model, args.output, options, args.eval, args.eval_labels, budgets)
-        html, js = write_report(args.report, data)
         _progress(f"wrote {html} and {js}")
     return 0
+
+
+def _report_budgets(text: str | None) -> list[float]:
+    """``--report-budgets 0,0.05,0.1`` as fractions in [0, 1]."""
+    if not text:
+        return []
+    budgets = []
+    for item in text.split(","):
+        try:
+            value = float(item)
+        except ValueError:
+            value = float("nan")
+        if not 0 <= value <= 1:
+            raise QuantuneError(
+                f"bad --report-budgets '{text}': '{item}' is not a fraction of fp32 layers in [0, 1]; "
+                "expected e.g. 0,0.05,0.1,0.2"
+            )
+        budgets.append(value)
+    return budgets
 
 
 def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
@@ -201,7 +251,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from quantune_mlir.calib_data import ImageSpec
     from quantune_mlir.evaluate import evaluate_module
 
-    check_output_dir(args.json, "--json")
+    check_paths({"module": args.module, "--data": args.data, "--labels": args.labels, "--reference": args.reference},
+                {"--json": args.json})
+    if args.limit is not None and args.limit < 1:
+        raise QuantuneError(f"bad --limit {args.limit}: expected a positive number of samples")
     image_spec = ImageSpec.parse(args.image_spec) if args.image_spec else None
     result = evaluate_module(
         args.module, args.data, labels=args.labels, reference=args.reference, device=args.device,
@@ -220,7 +273,10 @@ def _format_bytes(size: int) -> str:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from quantune_mlir.evaluate import module_latency
 
-    check_output_dir(args.json, "--json")
+    check_paths({"module": args.module}, {"--json": args.json})
+    if args.threads < 1 or args.repetitions < 1:
+        name, value = ("--threads", args.threads) if args.threads < 1 else ("--repetitions", args.repetitions)
+        raise QuantuneError(f"bad {name} {value}: expected a positive integer")
     function, latency = module_latency(
         args.module, device=args.device, function=args.function, threads=args.threads, repetitions=args.repetitions,
     )
@@ -241,11 +297,53 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.workdir), args.target, args.model)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (status 2), like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        where = "" if self.prog == "quantune" else f"{self.prog.removeprefix('quantune ')}: "
+        raise QuantuneError(f"{where}{message} (see '{self.prog} --help')")
+
+
+# Options whose value may start with '-' (argparse would take "-1,2" for an
+# option): "--report-budgets -1,2" is read as "--report-budgets=-1,2", so the
+# value's own check names what is wrong with it.
+_SIGNED_VALUE_OPTIONS = {
+    "--report-budgets", "--ratio", "--percentile", "--bins", "--limit", "--threads", "--repetitions", "--budget",
+}
+
+
+def _join_signed_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _SIGNED_VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and not argv[i + 1].startswith("--"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived; unwinds like Ctrl-C so temporaries are removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from quantune_mlir.models import MODELS
     from quantune_mlir.targets import TARGET_HELP
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="quantune",
         description="Quantune-MLIR: compile ONNX models to mixed-precision IREE modules.",
         epilog=EPILOG,
@@ -375,10 +473,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # SIGTERM and SIGHUP unwind like Ctrl-C: child processes are killed
+    # (subprocess.run does that on any exception) and the temporary files
+    # and directories are removed on the way out.
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         if argv and argv[0] == "opt":
             return _cmd_opt(argparse.Namespace(), argv[1:])
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(_join_signed_values(argv))
         return args.func(args)
     except QuantuneError as exc:
         print(f"quantune: error: {exc}", file=sys.stderr)
@@ -386,6 +488,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("quantune: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"quantune: terminated by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -472,8 +472,11 @@ def run(args: Arguments) -> int:
     if args.input != "-" and not Path(args.input).is_file():
         raise QuantuneError(f"cannot read '{args.input}': no such file")
     out = args.tool.output
-    if out != "-" and not Path(out).resolve().parent.is_dir():
-        raise QuantuneError(f"output directory '{Path(out).parent}' does not exist")
+    if out != "-":
+        from quantune_mlir.fileio import check_paths
+
+        inputs = {"input": None if args.input == "-" else args.input, "--quantune-plan": q.quantune_plan or None}
+        check_paths(inputs, {"-o": out}, {"--quantune-emit-mlir": q.quantune_emit_mlir or None})
     session = open_session(args.iree_flags)  # bad flags fail before the quantune stage
     try:
         if q.quantune_plan:

@@ -16,7 +16,7 @@ from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, resolve_keep_f
 from quantune_mlir.calib_data import ImageSpec
 from quantune_mlir.compiler import CompileError, compile_mlir
 from quantune_mlir.errors import QuantuneError
-from quantune_mlir.fileio import check_output_dir, write_text
+from quantune_mlir.fileio import check_paths, check_replaceable, write_directory
 from quantune_mlir.importer import import_onnx
 from quantune_mlir.layers import list_layers
 from quantune_mlir.lowering import LoweredModule, Precision, lower_plan, plan_annotations
@@ -25,6 +25,10 @@ from quantune_mlir.opt import clean_diagnostic, run_quantune_opt
 from quantune_mlir.plan import LayerPlan, Plan, load_plan
 from quantune_mlir.progress import report
 from quantune_mlir.targets import Target, parse_target
+
+
+STAGE_FILE = r"\d+-[\w.-]+\.mlir"
+"""The names of the stage files ``emit_mlir`` writes (``0-imported.mlir``, ...)."""
 
 
 @dataclass
@@ -155,10 +159,13 @@ def quantize_model(
     """Quantizes and compiles a model (see the module docstring)."""
     options = options or QuantizeOptions()
     target = parse_target(options.target)
-    for path, what in ((output, "output"), (save_plan, "--save-plan"), (emit_mlir, "--emit-mlir")):
-        check_output_dir(path, what)
-    if emit_mlir is not None and Path(emit_mlir).exists() and not Path(emit_mlir).is_dir():
-        raise QuantuneError(f"--emit-mlir '{emit_mlir}' is a file; it must be a directory (new or existing)")
+    check_paths(
+        {"model": model_path, "--plan": plan_path, "--calib": calib if isinstance(calib, (str, os.PathLike)) else None},
+        {"-o": output, "--save-plan": save_plan},
+        {"--emit-mlir": emit_mlir},
+    )
+    if emit_mlir is not None:
+        check_replaceable(emit_mlir, "--emit-mlir", STAGE_FILE)
     if plan_path is None and calib is None and options.precision != "fp32":
         raise QuantuneError("quantize needs calibration data (--calib) or an existing plan (--plan)")
     labelled = None
@@ -190,10 +197,9 @@ def quantize_model(
     if save_plan is not None:
         plan.save(save_plan)
     if emit_mlir is not None:
-        directory = Path(emit_mlir)
-        directory.mkdir(parents=True, exist_ok=True)
-        write_text(directory / "0-imported.mlir", labelled)
-        for index, (stage, text) in enumerate(lowered.stages.items(), start=1):
-            write_text(directory / f"{index}-{stage}.mlir", text)
+        # Built aside and renamed: concurrent runs never mix their stages.
+        stages = {"0-imported.mlir": labelled}
+        stages.update({f"{i}-{stage}.mlir": text for i, (stage, text) in enumerate(lowered.stages.items(), start=1)})
+        write_directory(emit_mlir, stages, "--emit-mlir", STAGE_FILE)
     fp32_bytes, quantized_bytes = weight_bytes(plan, options.precision)
     return QuantizeResult(plan, lowered, len(module), fp32_bytes, quantized_bytes, labelled, options)

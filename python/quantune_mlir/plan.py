@@ -58,12 +58,20 @@ class Plan:
     version: int = PLAN_VERSION
     metric_meaning: dict[str, str] = field(default_factory=dict)
 
-    def to_json(self) -> str:
-        """Strict JSON: NaN or infinite metrics are written as ``null``."""
-        return dumps_strict(asdict(self), indent=2) + "\n"
+    def to_json(self, timings: bool = False) -> str:
+        """Strict JSON: NaN or infinite metrics are written as ``null``.
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        write_text(path, self.to_json())
+        Without ``timings`` the wall times (``phases_seconds``) are left
+        out, so the same model, data and options give the same bytes and two
+        plans can be diffed as they are.
+        """
+        data = asdict(self)
+        if not timings:
+            del data["phases_seconds"]
+        return dumps_strict(data, indent=2) + "\n"
+
+    def save(self, path: str | os.PathLike[str], timings: bool = False) -> None:
+        write_text(path, self.to_json(timings))
 
     @property
     def int8_layers(self) -> int:
@@ -102,6 +110,7 @@ def plan_from_dict(data: Any, where: str = "plan") -> Plan:
     :mod:`quantune_mlir.plan_schema`. Unknown keys are ignored.
     """
     top, layers = plan_schema.check_plan(data, where, PLAN_VERSION)
+    top.setdefault("phases_seconds", {})  # plans are saved without timings
     return Plan(layers=[LayerPlan(**layer) for layer in layers], **top)
 
 

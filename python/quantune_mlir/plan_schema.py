@@ -22,8 +22,8 @@ PRECISIONS = ("i8", "f32")
 ZERO_POINT_RANGE = (-128, 127)  # si8
 RATIO_LENGTH = 4
 
-TOP_REQUIRED = ("model", "method", "budget", "ratio", "calibration", "inferences", "phases_seconds", "layers")
-TOP_FIELDS = (*TOP_REQUIRED, "version", "metric_meaning")
+TOP_REQUIRED = ("model", "method", "budget", "ratio", "calibration", "inferences", "layers")
+TOP_FIELDS = (*TOP_REQUIRED, "version", "metric_meaning", "phases_seconds")
 LAYER_REQUIRED = ("id", "name", "kind", "params", "macs", "precision")
 METRICS = ("sensitivity", "weight_sqnr", "act_sqnr", "weight_mse", "act_mse")
 LAYER_FIELDS = (*LAYER_REQUIRED, *METRICS, "act_scale", "act_zero_point", "reason")

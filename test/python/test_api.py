@@ -219,4 +219,4 @@ def test_analyze_output_in_a_missing_directory_fails_before_the_inferences(model
     out = tmp_path / "missing" / "plan.json"
     code = main(["analyze", str(model_path), "--calib", str(npz), "-o", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and err == [f"quantune: error: output '{out}': directory '{out.parent}' does not exist"]
+    assert code == 2 and err == [f"quantune: error: -o '{out}': directory '{out.parent}' does not exist"]

@@ -48,12 +48,24 @@ def make_plan() -> Plan:
 
 def test_save_and_load_round_trip_exactly(tmp_path: Path) -> None:
     plan = make_plan()
-    plan.save(tmp_path / "p.json")
+    plan.save(tmp_path / "p.json", timings=True)
     loaded = load_plan(tmp_path / "p.json")
     assert loaded == plan
     assert loaded.phases_seconds["import"] == 0.1 + 0.2  # floats survive bit for bit
-    assert loaded.to_json() == plan.to_json() == (tmp_path / "p.json").read_text()
+    assert loaded.to_json(True) == plan.to_json(True) == (tmp_path / "p.json").read_text()
     assert [type(r) for r in loaded.ratio] == [float] * 4
+
+
+def test_saved_plans_leave_timings_out_so_they_diff_cleanly(tmp_path: Path) -> None:
+    slow, fast = make_plan(), make_plan()
+    fast.phases_seconds = {"import": 0.01, "inference_1": 0.5, "assign": 0.0}
+    slow.save(tmp_path / "slow.json")
+    fast.save(tmp_path / "fast.json")
+    assert (tmp_path / "slow.json").read_bytes() == (tmp_path / "fast.json").read_bytes()
+    assert "phases_seconds" not in strict_loads((tmp_path / "slow.json").read_text())
+    loaded = load_plan(tmp_path / "slow.json")
+    assert loaded.phases_seconds == {}
+    assert dataclasses.replace(loaded, phases_seconds=slow.phases_seconds) == slow
 
 
 def test_non_finite_metrics_are_written_as_null_and_read_as_none(tmp_path: Path) -> None:
@@ -61,7 +73,7 @@ def test_non_finite_metrics_are_written_as_null_and_read_as_none(tmp_path: Path)
     first = plan.layers[0]
     first.act_sqnr, first.weight_sqnr, first.sensitivity = math.inf, -math.inf, math.nan
     plan.phases_seconds["assign"] = math.nan
-    text = plan.to_json()
+    text = plan.to_json(timings=True)
     data = strict_loads(text)  # strict JSON: no NaN or Infinity tokens
     assert data["layers"][0]["act_sqnr"] is None
     assert data["layers"][0]["weight_sqnr"] is None
@@ -95,7 +107,7 @@ def test_unknown_keys_are_ignored(tmp_path: Path) -> None:
 
 
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
-    (tmp_path / "p.json").write_bytes(b"\xef\xbb\xbf" + make_plan().to_json().encode())
+    (tmp_path / "p.json").write_bytes(b"\xef\xbb\xbf" + make_plan().to_json(timings=True).encode())
     assert load_plan(tmp_path / "p.json") == make_plan()
 
 
@@ -247,7 +259,7 @@ def test_unreadable_paths(tmp_path: Path) -> None:
 
 
 def test_plan_from_dict_names_its_source() -> None:
-    data = json.loads(make_plan().to_json())
+    data = json.loads(make_plan().to_json(timings=True))
     assert plan_from_dict(data) == make_plan()
     data["layers"][0]["act_scale"] = 0
     with pytest.raises(QuantuneError) as excinfo:
