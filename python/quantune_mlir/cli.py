@@ -89,13 +89,20 @@ def _load_input(path: str) -> np.ndarray:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from quantune_mlir.emulation import EMULATED_TIME_NOTE, needs_arm64_emulation, require_arm64_runner
     from quantune_mlir.fileio import atomic_path
     from quantune_mlir.runtime import run_module
 
     check_paths({"module": args.module, **{f"--input #{i + 1}": p for i, p in enumerate(args.input)}},
                 {"-o": args.output})
     inputs = [_load_input(p) for p in args.input]
-    outputs = run_module(args.module, inputs, device=args.device, function=args.function)
+    if needs_arm64_emulation(args.module):
+        run = require_arm64_runner().run(args.module, inputs, device=args.device, function=args.function)
+        outputs = run.outputs
+        _progress(f"ran {run.function} of arm64 module {args.module} under qemu-aarch64 in {run.seconds:.2f} s "
+                  f"({EMULATED_TIME_NOTE})")
+    else:
+        outputs = run_module(args.module, inputs, device=args.device, function=args.function)
     if args.output:
         out = Path(args.output)
         if len(outputs) > 1 and out.suffix != ".npz":
@@ -253,6 +260,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     check_paths({"module": args.module, "--data": args.data, "--labels": args.labels, "--reference": args.reference},
                 {"--json": args.json})
+    _refuse_foreign_module(args.module, "evaluated")
     if args.limit is not None and args.limit < 1:
         raise QuantuneError(f"bad --limit {args.limit}: expected a positive number of samples")
     image_spec = ImageSpec.parse(args.image_spec) if args.image_spec else None
@@ -266,6 +274,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_foreign_module(module: str, what: str) -> None:
+    """bench and evaluate run on this host's runtime only."""
+    from quantune_mlir.emulation import executable_architectures, needs_arm64_emulation
+
+    if not Path(module).is_file():
+        return  # the runner names the missing file
+    if needs_arm64_emulation(module):
+        raise QuantuneError(
+            f"'{module}' is an arm64 module; it can only be {what} on ARM hardware (emulated time says nothing "
+            "about ARM speed); 'quantune run' checks its outputs under qemu"
+        )
+    if executable_architectures(module) == {"riscv_64"}:
+        raise QuantuneError(f"'{module}' is a riscv64 module: riscv64 is cross-compile only here")
+
+
 def _format_bytes(size: int) -> str:
     return f"{size / 1e6:.2f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
 
@@ -274,6 +297,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from quantune_mlir.evaluate import module_latency
 
     check_paths({"module": args.module}, {"--json": args.json})
+    _refuse_foreign_module(args.module, "timed")
     if args.threads < 1 or args.repetitions < 1:
         name, value = ("--threads", args.threads) if args.threads < 1 else ("--repetitions", args.repetitions)
         raise QuantuneError(f"bad {name} {value}: expected a positive integer")
