@@ -16,6 +16,7 @@ files written::
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -132,7 +133,7 @@ def _analysis_options(
 
 
 def _check_limit(limit: int | None) -> None:
-    if limit is not None and limit < 1:
+    if limit is not None and not 1 <= limit <= sys.maxsize:
         raise QuantuneError(f"bad --limit {limit}: expected a positive number of inputs")
 
 

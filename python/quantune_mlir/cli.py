@@ -261,7 +261,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     check_paths({"module": args.module, "--data": args.data, "--labels": args.labels, "--reference": args.reference},
                 {"--json": args.json})
     _refuse_foreign_module(args.module, "evaluated")
-    if args.limit is not None and args.limit < 1:
+    if args.limit is not None and not 1 <= args.limit <= sys.maxsize:
         raise QuantuneError(f"bad --limit {args.limit}: expected a positive number of samples")
     image_spec = ImageSpec.parse(args.image_spec) if args.image_spec else None
     result = evaluate_module(
@@ -318,6 +318,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from quantune_mlir.demo import run_demo
 
+    if Path(args.workdir).exists() and not Path(args.workdir).is_dir():
+        raise QuantuneError(f"--workdir '{args.workdir}' is a file; give a directory (new or existing)")
+    check_paths({}, {}, {"--workdir": args.workdir})
     return run_demo(Path(args.workdir), args.target, args.model)
 
 

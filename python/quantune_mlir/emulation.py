@@ -57,7 +57,12 @@ def executable_architectures(vmfb: str | os.PathLike[str] | bytes) -> set[str]:
     Empty for a module with no CPU executables (a Vulkan module, or one
     whose work was all folded away).
     """
-    blob = vmfb if isinstance(vmfb, bytes) else Path(vmfb).read_bytes()
+    if isinstance(vmfb, bytes):
+        blob = vmfb
+    elif Path(vmfb).is_file():
+        blob = Path(vmfb).read_bytes()
+    else:
+        return set()  # missing or a directory: the runtime says so when it loads it
     return {m.decode() for m in _FORMAT.findall(blob)}
 
 

@@ -106,6 +106,8 @@ class ModuleRunner:
             self.source = "<module bytes>"
         else:
             path = Path(vmfb)
+            if path.is_dir():
+                raise QuantuneError(f"cannot read module '{path}': it is a directory")
             if not path.is_file():
                 raise QuantuneError(f"cannot read module '{path}': no such file")
             self.source = str(path)

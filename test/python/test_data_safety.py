@@ -155,8 +155,14 @@ def test_a_read_only_output_directory_is_refused_first(work: Path) -> None:
     (["quantize", "model.onnx", "-o"], ["quantize: argument -o/--output: expected one argument",
                                         "see 'quantune quantize --help'"]),
     (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+    # Found walking the options (issue 13): these escaped as tracebacks.
+    (["run", "sub", "--input", "x.npy"], ["cannot read module 'sub': it is a directory"]),
+    (["analyze", "model.onnx", "--calib", "calib.npy", "-o", "p.json", "--limit", "99999999999999999999"],
+     ["bad --limit 99999999999999999999"]),
+    (["demo", "--workdir", "model.onnx"], ["--workdir 'model.onnx' is a file"]),
 ])
 def test_other_commands_check_options_in_one_line(work: Path, args: list[str], needles: list[str]) -> None:
+    (work / "sub").mkdir()
     assert_refused(work, args, *needles)
 
 
