@@ -132,16 +132,22 @@ class _Annotations:
 def _compile(
     text: str, options: AnalysisOptions, phases: _Phases, name: str, extra_flags: Sequence[str] = ()
 ) -> ModuleRunner:
-    """Compiles an analysis module for the host. ``extra_flags`` are a
-    preference: if IREE rejects the module with them, it is built without."""
+    """Compiles an analysis module for the host with the CPU recipe (im2col,
+    data tiling, microkernels: at 224x224 the inferences run 2-3x faster
+    than with IREE's defaults). The recipe and ``extra_flags`` are
+    preferences: if IREE rejects the module with them, it is built without,
+    and only the first error is reported if nothing compiles."""
+    attempts = list(dict.fromkeys([(True, tuple(extra_flags)), (True, ()), (False, tuple(extra_flags)), (False, ())]))
     with phases(name, "  compiling"):
-        try:
-            vmfb = compile_mlir(text, parse_target("host"), extra_flags=extra_flags)
-        except CompileError:
-            if not extra_flags:
-                raise
-            vmfb = compile_mlir(text, parse_target("host"))
-        return ModuleRunner(vmfb, options.device)
+        first_error: CompileError | None = None
+        for recipe, flags in attempts:
+            try:
+                vmfb = compile_mlir(text, parse_target("host"), extra_flags=flags, recipe=recipe)
+                return ModuleRunner(vmfb, options.device)
+            except CompileError as exc:
+                first_error = first_error or exc
+        assert first_error is not None
+        raise first_error
 
 
 def _range_pass(
@@ -330,7 +336,8 @@ def run_analysis(
     with tempfile.TemporaryDirectory(prefix="quantune-") as tmp:
         notes = _Annotations(tmp)
         report(f"inference 1: activation ranges over {len(calib)} inputs")
-        ranges = run_quantune_opt(labelled, [f"--quantune-instrument=mode=ranges bins={_histogram_bins(options)}"])
+        with phases("instrument_1", "  instrumenting"):
+            ranges = run_quantune_opt(labelled, [f"--quantune-instrument=mode=ranges bins={_histogram_bins(options)}"])
         runner = _compile(ranges, options, phases, "compile_1")
         with phases("inference_1", "  running"):
             observers, reference, unmeasured = _range_pass(runner, ranges, calib, candidates, "inference 1 (ranges)")
@@ -338,13 +345,14 @@ def run_analysis(
         unmeasured.update(_new_reasons(ranges, candidates))
         # Activation qparams, the layers kept f32 on request, then the layers
         # the int8 lowering would refuse (they get a reason and stay f32).
-        with_qparams = run_quantune_opt(labelled, [
-            notes.pass_flag([
+        with phases("qparams", "  annotating activation ranges, checking int8 feasibility"):
+            with_qparams = run_quantune_opt(labelled, [
+                notes.pass_flag([
                 {"id": lid, "act_qparams": {"storage": "si8", "scale": s, "zero_point": z}}
-                for lid, (s, z) in sorted(qparams.items())
-            ] + _reason_entries({**unmeasured, **kept})),
-            "--quantune-lower-mixed-precision=check-only=true",
-        ])
+                    for lid, (s, z) in sorted(qparams.items())
+                ] + _reason_entries({**unmeasured, **kept})),
+                "--quantune-lower-mixed-precision=check-only=true",
+            ])
         candidates = [layer for layer in list_layers(with_qparams) if not layer.reason]
         act_metrics: dict[int, dict[str, float]] = {}
         degenerate: dict[int, str] = {}
@@ -353,7 +361,8 @@ def run_analysis(
             ratio, passes = options.ratio, 1
         elif options.method == "quantunev2":
             report(f"inference 2: local int8 error over {len(calib)} inputs")
-            instrumented = run_quantune_opt(with_qparams, ["--quantune-instrument=mode=local-error"])
+            with phases("instrument_2", "  instrumenting"):
+                instrumented = run_quantune_opt(with_qparams, ["--quantune-instrument=mode=local-error"])
             # The local-error sums are f64 (f32 overflows on large outputs);
             # IREE demotes f64 to f32 unless told not to. Some models' own f64
             # ops do not compile without the demotion: then the sums are f32,
