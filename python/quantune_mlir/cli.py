@@ -515,6 +515,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("quantune: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a disk that fills up, a file system that turns read-only, ...
+        where = f" ('{exc.filename}')" if exc.filename else ""
+        print(f"quantune: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except Terminated as exc:
         print(f"quantune: terminated by {signal.Signals(exc.signum).name}", file=sys.stderr)
         return 128 + exc.signum

@@ -23,10 +23,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
-        from quantune_mlir.errors import QuantuneError
-
         raise QuantuneError(f"output directory '{parent}' does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    if target.exists() and not target.is_file():
+        raise QuantuneError(f"cannot write '{target}': it exists and is not a regular file")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise QuantuneError(f"cannot write '{target}': {exc.strerror}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -100,16 +103,29 @@ def check_paths(
         parent = _parent(path)
         if not parent.resolve().is_dir():
             raise QuantuneError(f"{name} '{path}': directory '{parent}' does not exist")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise QuantuneError(f"{name} '{path}': directory '{parent}' is not writable")
         if is_dir and path.exists() and not path.is_dir():
             raise QuantuneError(f"{name} '{path}' is a file; it must be a directory (new or existing)")
         if not is_dir and path.is_dir():
             raise QuantuneError(f"{name} '{path}' is a directory; give a file path")
+        if not is_dir and path.exists() and not path.is_file():
+            # Renaming onto a device or a pipe would replace it with a file.
+            raise QuantuneError(f"{name} '{path}' exists and is not a regular file (a device or a pipe?)")
+        _check_writable(parent, f"{name} '{path}'")
     for i, (name, path, _) in enumerate(wanted):
         for other, other_path, _ in wanted[i + 1:]:
             if same_file(path, other_path):
                 raise QuantuneError(f"{name} and {other} both name '{path}'; give each output its own path")
+
+
+def _check_writable(directory: Path, what: str) -> None:
+    """Outputs are created next to their destination: try it (``os.access``
+    says yes to root even on read-only file systems and in /proc)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".quantune-probe.", dir=directory)
+    except OSError as exc:
+        raise QuantuneError(f"{what}: directory '{directory}' is not writable ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _usual_mode(path: Path, mode: int) -> None:

@@ -31,7 +31,10 @@ def snapshot(root: Path) -> dict[str, str]:
     out = {}
     for path in sorted(root.rglob("*")):
         key = str(path.relative_to(root))
-        out[key] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        if path.is_file():
+            out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            out[key] = "dir" if path.is_dir() else "special"  # a pipe: never read it
     return out
 
 
@@ -125,8 +128,13 @@ def test_quantune_opt_refuses_to_write_over_its_input(work: Path) -> None:
     (["-o", "."], ["-o '.' is a directory"]),
     (["-o", "m.vmfb", "--report", "missing/r.html"], ["--report 'missing/r.html'", "does not exist"]),
     (["-o", "m.vmfb", "--method", "best"], ["--method", "invalid choice"]),
+    # Renaming onto a pipe (or a device such as /dev/full) would replace it with a file.
+    (["-o", "pipe"], ["-o 'pipe' exists and is not a regular file"]),
+    # os.access() says yes to root here; creating a file does not.
+    (["-o", "/proc/m.vmfb"], ["-o '/proc/m.vmfb': directory '/proc' is not writable"]),
 ])
 def test_quantize_checks_every_option_before_the_work(work: Path, extra: list[str], needles: list[str]) -> None:
+    os.mkfifo(work / "pipe")
     assert_refused(work, ["quantize", "model.onnx", "--calib", "calib.npy", *extra], *needles)
 
 
