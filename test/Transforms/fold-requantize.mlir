@@ -331,3 +331,99 @@ func.func @onnx_clip(%acc: tensor<1x2xi32>) -> tensor<1x2xi8> {
   %q = quantune.quantize %c qparams <si8, scale = 5.000000e-02, zero_point = -100> : tensor<1x2xf32> -> tensor<1x2xi8>
   return %q : tensor<1x2xi8>
 }
+
+// -----
+
+// An activation that does not commute with quantization, between two int8
+// layers: SiLU as ONNX exports it (Sigmoid, then Mul with its input), here
+// x * (1 / (1 + exp(-x))). One epilogue dequantizes (acc * 0.01), applies the
+// two ops in f32 and quantizes (/ 0.05, + 3, clamp to [-128, 127]): the f32
+// tensors between the layers are gone and the pair counts as folded.
+// CHECK-LABEL: func.func @silu(
+// CHECK-SAME:      %[[ACC:[^:]+]]: tensor<1x4xi32>) -> tensor<1x4xi8> attributes {quantune.folded_pairs = 1 : i64}
+// CHECK-NOT:     quantune.
+// CHECK:         linalg.generic {{.*}} ins(%[[ACC]] : tensor<1x4xi32>) outs(%{{.+}} : tensor<1x4xi8>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: i32, %{{.+}}: i8):
+// CHECK-NEXT:      %[[F:.+]] = arith.sitofp %[[A]] : i32 to f32
+// CHECK-NEXT:      %[[Z:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[FZ:.+]] = arith.subf %[[F]], %[[Z]] : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.constant 0.00999999977 : f32
+// CHECK-NEXT:      %[[X:.+]] = arith.mulf %[[FZ]], %[[S]] : f32
+// CHECK-NEXT:      %[[N:.+]] = arith.negf %[[X]] : f32
+// CHECK-NEXT:      %[[E:.+]] = math.exp %[[N]] : f32
+// CHECK-NEXT:      %[[D:.+]] = arith.addf %[[E]], %{{.+}} : f32
+// CHECK-NEXT:      %[[SIG:.+]] = arith.divf %{{.+}}, %[[D]] : f32
+// CHECK-NEXT:      %[[Y:.+]] = arith.mulf %[[X]], %[[SIG]] : f32
+// CHECK-NEXT:      %[[OS:.+]] = arith.constant 5.000000e-02 : f32
+// CHECK-NEXT:      %[[Q:.+]] = arith.divf %[[Y]], %[[OS]] : f32
+// CHECK-NEXT:      math.roundeven %[[Q]] : f32
+// CHECK:           arith.fptosi %{{.+}} : f32 to i8
+// CHECK-NOT:     quantune.
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+func.func @silu(%acc: tensor<1x4xi32>) -> tensor<1x4xi8> {
+  %d = quantune.dequantize %acc qparams <si32, scale = 0.01> : tensor<1x4xi32> -> tensor<1x4xf32>
+  %one = arith.constant 1.0 : f32
+  %e = tensor.empty() : tensor<1x4xf32>
+  %sig = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%d : tensor<1x4xf32>) outs(%e : tensor<1x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %n = arith.negf %in : f32
+    %x = math.exp %n : f32
+    %den = arith.addf %x, %one : f32
+    %s = arith.divf %one, %den : f32
+    linalg.yield %s : f32
+  } -> tensor<1x4xf32>
+  %silu = linalg.generic {indexing_maps = [#id2, #id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%d, %sig : tensor<1x4xf32>, tensor<1x4xf32>) outs(%e : tensor<1x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<1x4xf32>
+  %q = quantune.quantize %silu qparams <si8, scale = 0.05, zero_point = 3> : tensor<1x4xf32> -> tensor<1x4xi8>
+  return %q : tensor<1x4xi8>
+}
+
+// -----
+
+// HardSwish with a 0-d constant operand (as ONNX Clip bounds arrive), and a
+// ReLU6 after it: the clamp becomes the epilogue's integer bounds, the
+// function is applied in f32 before them.
+// CHECK-LABEL: func.func @hardswish_then_relu6(
+// CHECK-SAME:      attributes {quantune.folded_pairs = 1 : i64}
+// CHECK:         %[[THREE:.+]] = arith.constant dense<3.000000e+00> : tensor<f32>
+// CHECK:         linalg.generic {{.*}} ins(%{{.+}}, %[[THREE]] : tensor<1x4xi32>, tensor<f32>)
+// CHECK:           math.roundeven
+// CHECK-NEXT:      arith.constant 3.000000e+00 : f32
+// CHECK-NEXT:      arith.addf
+// The clamp: ReLU6's [0, 6] at scale 0.1 is [0, 60], raised by zp 3.
+// CHECK-NEXT:      arith.constant 3.000000e+00 : f32
+// CHECK-NEXT:      arith.maximumf
+// CHECK-NEXT:      arith.constant 6.300000e+01 : f32
+// CHECK-NEXT:      arith.minimumf
+// CHECK-NOT:     quantune.
+func.func @hardswish_then_relu6(%acc: tensor<1x4xi32>) -> tensor<1x4xi8> {
+  %d = quantune.dequantize %acc qparams <si32, scale = 0.01> : tensor<1x4xi32> -> tensor<1x4xf32>
+  %three = arith.constant dense<3.0> : tensor<f32>
+  %zero = arith.constant 0.0 : f32
+  %six = arith.constant 6.0 : f32
+  %e = tensor.empty() : tensor<1x4xf32>
+  %hs = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> ()>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%d, %three : tensor<1x4xf32>, tensor<f32>) outs(%e : tensor<1x4xf32>) {
+  ^bb0(%in: f32, %t: f32, %out: f32):
+    %a = arith.addf %in, %t : f32
+    %lo = arith.maximumf %a, %zero : f32
+    %hi = arith.minimumf %lo, %six : f32
+    %m = arith.mulf %in, %hi : f32
+    %r = arith.divf %m, %six : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4xf32>
+  %r6 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%hs : tensor<1x4xf32>) outs(%e : tensor<1x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %lo = arith.maximumf %in, %zero : f32
+    %hi = arith.minimumf %lo, %six : f32
+    linalg.yield %hi : f32
+  } -> tensor<1x4xf32>
+  %q = quantune.quantize %r6 qparams <si8, scale = 0.1, zero_point = 3> : tensor<1x4xf32> -> tensor<1x4xi8>
+  return %q : tensor<1x4xi8>
+}

@@ -13,7 +13,10 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
 #include "mlir/Transforms/RegionUtils.h"
 
 #include <cmath>
@@ -180,6 +183,31 @@ bool isMaxPool(Operation *op) {
   return init && *init <= -std::numeric_limits<float>::max();
 }
 
+/// A pure elementwise float op whose tensor inputs all have the shape of its
+/// result (identity maps) or are 0-d / splat constants (scalar maps): the
+/// kind of op an activation (HardSwish, SiLU, sigmoid, GELU, ...) lowers to.
+bool isScalarFunction(linalg::GenericOp op) {
+  if (!isElementwise(op) || op.getNumResults() != 1 ||
+      !isa<FloatType>(getElementTypeOrSelf(op.getResult(0).getType())))
+    return false;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (map.isIdentity()) {
+      if (input->get().getType() != op.getResult(0).getType())
+        return false;
+    } else if (map.getNumResults() != 0 || !getSplatConstant(input->get())) {
+      return false;
+    }
+  }
+  Block &body = op.getRegion().front();
+  // The init is only a shape: its element must not be read.
+  if (!body.getArguments().back().use_empty())
+    return false;
+  return llvm::all_of(body.without_terminator(), [](Operation &o) {
+    return isPure(&o) && o.getNumRegions() == 0 && !isa<linalg::IndexOp>(o);
+  });
+}
+
 class Folder {
 public:
   explicit Folder(MLIRContext *ctx) : b(ctx) {}
@@ -230,6 +258,12 @@ private:
   }
 
   Value materializeImpl(Value x, QParamsAttr p, int64_t lo, int64_t hi);
+  bool collectFunction(Value v, Value &base,
+                       SetVector<linalg::GenericOp> &ops);
+  Value foldFunction(Value x, QParamsAttr p, int64_t lo, int64_t hi);
+  /// The integer value behind a float value and its parameters: the input
+  /// of a dequantize, or a form built earlier.
+  std::optional<std::pair<Value, QParamsAttr>> integerSource(Value v);
   Value buildEpilogue(Value x, QParamsAttr p, int64_t lo, int64_t hi,
                       ArrayRef<OpOperand *> inputs);
 
@@ -354,7 +388,120 @@ Value Folder::materializeImpl(Value x, QParamsAttr p, int64_t lo, int64_t hi) {
       inputs.push_back(operand);
     return buildEpilogue(x, p, lo, hi, inputs);
   }
-  return {};
+  return foldFunction(x, p, lo, hi);
+}
+
+std::optional<std::pair<Value, QParamsAttr>> Folder::integerSource(Value v) {
+  std::optional<std::pair<Value, QParamsAttr>> source;
+  if (auto dq = v.getDefiningOp<DequantizeOp>())
+    source = std::make_pair(dq.getInput(), dq.getQparams());
+  else if (auto it = forms.find(v); it != forms.end())
+    source = it->second;
+  // Per-channel zero points are not produced here (as in buildEpilogue).
+  if (source && source->second.isPerChannel() &&
+      llvm::any_of(source->second.getZeroPoints().asArrayRef(),
+                   [](int64_t zp) { return zp != 0; }))
+    return std::nullopt;
+  return source;
+}
+
+/// Collects in `ops` (operands before users) the scalar-function generics
+/// that compute `v` from one value with an integer source, `base`.
+bool Folder::collectFunction(Value v, Value &base,
+                             SetVector<linalg::GenericOp> &ops) {
+  constexpr size_t kMaxOps = 16;
+  if (integerSource(v)) {
+    if (!base)
+      base = v;
+    return base == v;
+  }
+  auto generic = v.getDefiningOp<linalg::GenericOp>();
+  if (!generic || !isScalarFunction(generic) || ops.size() >= kMaxOps)
+    return false;
+  if (ops.contains(generic))
+    return true;
+  for (OpOperand *input : generic.getDpsInputOperands())
+    if (generic.getMatchingIndexingMap(input).isIdentity() &&
+        !collectFunction(input->get(), base, ops))
+      return false;
+  ops.insert(generic);
+  return true;
+}
+
+/// quantize(f(dequantize(acc))) for an elementwise activation f that does not
+/// commute with quantization (HardSwish, SiLU, sigmoid, GELU, ...): one
+/// epilogue that dequantizes, applies f in f32 and quantizes, so the value
+/// between the two int8 layers stays int8 and no f32 tensor is written.
+Value Folder::foldFunction(Value x, QParamsAttr p, int64_t lo, int64_t hi) {
+  Value base;
+  SetVector<linalg::GenericOp> ops;
+  if (!collectFunction(x, base, ops) || ops.empty() || !base)
+    return {};
+  auto [intValue, intParams] = *integerSource(base);
+  Location loc = x.getLoc();
+  int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  SmallVector<Value> operands{intValue};
+  SmallVector<AffineMap> maps{identity};
+  std::optional<unsigned> scaleIndex;
+  if (intParams.isPerChannel()) {
+    scaleIndex = operands.size();
+    operands.push_back(buildF32Vector(
+        b, loc, SmallVector<double>(intParams.getScales().asArrayRef())));
+    maps.push_back(
+        AffineMap::get(rank, 0, b.getAffineDimExpr(*intParams.getAxis())));
+  }
+  // The scalar (0-d or splat) inputs of the ops, as operands of the epilogue.
+  DenseMap<OpOperand *, unsigned> scalarOperands;
+  for (linalg::GenericOp op : ops)
+    for (OpOperand *input : op.getDpsInputOperands())
+      if (!op.getMatchingIndexingMap(input).isIdentity()) {
+        scalarOperands[input] = operands.size();
+        operands.push_back(input->get());
+        maps.push_back(AffineMap::get(rank, 0, b.getContext()));
+      }
+  if (base.getDefiningOp<DequantizeOp>())
+    ++numFolded;
+  double outScale = p.getScales()[0];
+  return buildParallelGeneric(
+      b, loc, x, storageType(p), operands, maps,
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        auto constant = [&](double value) -> Value {
+          return arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(value));
+        };
+        // The dequantized value, as quantune.dequantize computes it.
+        Value v = buildIntToFloat(nb, nl, args[0], intParams);
+        if (scaleIndex) {
+          v = arith::MulFOp::create(nb, nl, v, args[*scaleIndex]);
+        } else {
+          v = arith::SubFOp::create(nb, nl, v,
+                                    constant(intParams.getZeroPoints()[0]));
+          v = arith::MulFOp::create(nb, nl, v,
+                                    constant(intParams.getScales()[0]));
+        }
+        DenseMap<Value, Value> scalarOf{{base, v}};
+        for (linalg::GenericOp op : ops) {
+          IRMapping mapping;
+          for (OpOperand *input : op.getDpsInputOperands()) {
+            Value arg = op.getMatchingBlockArgument(input);
+            if (auto it = scalarOperands.find(input);
+                it != scalarOperands.end())
+              mapping.map(arg, args[it->second]);
+            else
+              mapping.map(arg, castFloat(nb, nl, scalarOf.lookup(input->get()),
+                                         arg.getType()));
+          }
+          Block &body = op.getRegion().front();
+          for (Operation &inner : body.without_terminator())
+            nb.clone(inner, mapping);
+          Value yielded = cast<linalg::YieldOp>(body.getTerminator()).getOperand(0);
+          scalarOf[op.getResult(0)] = mapping.lookupOrDefault(yielded);
+        }
+        Value y = castFloat(nb, nl, scalarOf.lookup(x), nb.getF32Type());
+        y = arith::DivFOp::create(nb, nl, y, constant(outScale));
+        return buildRoundClampToInt(nb, nl, y, p.getZeroPoints()[0], lo, hi,
+                                    storageType(p), p.isSignedStorage());
+      });
 }
 
 /// One fused epilogue computing clamp(quantize_p(sum of inputs), lo, hi).
