@@ -41,14 +41,16 @@ def compile_mlir(
     """Compiles ``mlir_text`` for ``target`` with iree-compile.
 
     Runs the target's quantune-opt passes first (see
-    :attr:`Target.quantune_passes`). Returns the module bytes and, if ``output`` is given, writes them there
+    :attr:`Target.quantune_passes`, and with ``recipe``
+    :attr:`Target.recipe_passes`). Returns the module bytes and, if ``output`` is given, writes them there
     atomically. ``extra_flags`` are passed to iree-compile after the
     target's own flags, so they can override them. ``source_name`` names
     the input in error messages. ``recipe`` adds the target's fast code
     generation flags (:attr:`Target.recipe`).
     """
-    if target.quantune_passes:
-        mlir_text = run_quantune_opt(mlir_text, target.quantune_passes)
+    passes = (*target.quantune_passes, *(target.recipe_passes if recipe else ()))
+    if passes:
+        mlir_text = run_quantune_opt(mlir_text, passes)
     flags = [*target.flags, *(target.recipe if recipe else ()), *extra_flags]
     try:
         vmfb = iree_tools.compile_str(mlir_text, extra_args=flags)

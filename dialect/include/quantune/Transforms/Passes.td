@@ -78,6 +78,42 @@ def QuantuneChannelMajorDepthwise
   ];
 }
 
+def QuantuneNhwcDepthwise
+    : Pass<"quantune-nhwc-depthwise", "::mlir::ModuleOp"> {
+  let summary = "Run NCHW depthwise convs in NHWC, as a linalg.generic";
+  let description = [{
+    Replaces every `linalg.depthwise_conv_2d_nchw_chw` (float, or the int8
+    form quantune-lower-mixed-precision leaves: i8 operands, i32
+    accumulator) with
+
+    * a `linalg.transpose` of the input to NHWC and of the accumulator
+      init to NHWC, and of the constant weight from CHW to HWC,
+    * a `linalg.generic` computing the depthwise convolution on NHWC
+      tensors, loops `(n, oh, ow, c, kh, kw)`, input map
+      `(n, oh * sh + kh * dh, ow * sw + kw * dw, c)`, with the named op's
+      body (so the arithmetic is unchanged, bit for bit), and
+    * a `linalg.transpose` of the result back to NCHW.
+
+    Discardable attributes (the quantune labels) move to the generic.
+
+    Why: IREE 3.13 compiles the named NCHW depthwise op for the CPU as a
+    loop nest that reads channels with a stride, about 20x slower than the
+    same convolution in NHWC (6.8 ms against 0.34 ms for one 56x56x144
+    layer; docs/results.md). With the CPU recipe's
+    `iree-preprocessing-convert-conv-to-channels-last`, the other
+    convolutions become NHWC too and the transposes between layers cancel.
+    It must stay a `linalg.generic`: the named NHWC op is turned into an
+    im2col + batch_matvec by the recipe, which is slower still. The CPU
+    targets run this pass with their recipe (`quantune compile` without
+    `--no-recipe`).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+  let statistics = [
+    Statistic<"numRewritten", "num-rewritten",
+              "Number of depthwise convolutions rewritten">
+  ];
+}
+
 def QuantuneWeightMetrics
     : Pass<"quantune-weight-metrics", "::mlir::ModuleOp"> {
   let summary = "Weight SQNR and relative MSE of every labelled layer";
