@@ -301,6 +301,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.threads < 1 or args.repetitions < 1:
         name, value = ("--threads", args.threads) if args.threads < 1 else ("--repetitions", args.repetitions)
         raise QuantuneError(f"bad {name} {value}: expected a positive integer")
+    if args.device == "cpu":
+        args.device = "local-sync" if args.threads == 1 else "local-task"
     function, latency = module_latency(
         args.module, device=args.device, function=args.function, threads=args.threads, repetitions=args.repetitions,
     )
@@ -480,8 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Time a compiled module's function with iree-benchmark-module on zero-filled "
                        "inputs of the shapes in its signature; prints the median and spread over repetitions.")
     p.add_argument("module", help="the .vmfb file")
-    p.add_argument("--device", default="local-task",
-                   help="IREE device: local-task (CPU, threaded), local-sync, or vulkan; default: local-task")
+    p.add_argument("--device", default="cpu",
+                   help="IREE device: local-task (CPU, threaded), local-sync (CPU, on the calling thread), vulkan, "
+                   "or cpu: local-sync for --threads 1 (no task-system overhead, as a single-core deployment "
+                   "runs), local-task otherwise; default: cpu")
     p.add_argument("--threads", type=int, default=1, help="worker threads (local-task only); default: 1")
     p.add_argument("--repetitions", type=int, default=10, help="timed repetitions; default: 10")
     p.add_argument("--function", help="function to time; default: the module's only exported function")
