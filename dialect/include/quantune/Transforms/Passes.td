@@ -423,6 +423,13 @@ def QuantuneFoldRequantize
       epilogue; plain f32 inputs (such as a bias) are added in the same
       epilogue.
 
+    * elementwise activations that do not commute with quantization
+      (HardSwish, SiLU as Sigmoid + Mul, sigmoid, GELU, ...: a DAG of at
+      most 16 pure elementwise `linalg.generic` ops whose tensor inputs come
+      from one dequantized accumulator or int8 value, plus 0-d constants):
+      one epilogue dequantizes, applies the ops in f32 and quantizes, so no
+      f32 tensor is written between the two int8 layers.
+
     Ops that do not commute (average pooling, concatenation, ...) stop the
     search; the quantize then stays on the f32 value. Ops left without users
     are erased. The number of dequantize/quantize pairs removed is recorded
