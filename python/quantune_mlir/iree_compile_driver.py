@@ -401,13 +401,17 @@ def _read_input(path: str) -> str:
         ) from None
 
 
+def _vulkan_target(iree_flags: Sequence[str]) -> bool:
+    devices = [f.partition("=")[2] for f in iree_flags
+               if _flag_name(f) in ("iree-hal-target-device", "iree-hal-target-backends")]
+    return any("vulkan" in d for d in devices)
+
+
 def _target_passes(iree_flags: Sequence[str]) -> tuple[str, ...]:
     """quantune-opt passes the selected IREE target needs (see targets.py)."""
     from quantune_mlir.targets import parse_target
 
-    devices = [f.partition("=")[2] for f in iree_flags
-               if _flag_name(f) in ("iree-hal-target-device", "iree-hal-target-backends")]
-    return parse_target("vulkan").quantune_passes if any("vulkan" in d for d in devices) else ()
+    return parse_target("vulkan").quantune_passes if _vulkan_target(iree_flags) else ()
 
 
 def quantune_stage(text: str, options: argparse.Namespace, iree_flags: Sequence[str]) -> str:
@@ -426,8 +430,14 @@ def quantune_stage(text: str, options: argparse.Namespace, iree_flags: Sequence[
             raise QuantuneError(f"cannot create --quantune-emit-mlir directory '{emit_dir}': {exc.strerror}") from None
     if options.quantune_label or "quantune.layer" not in text:
         text = run_quantune_opt(text, ["--quantune-label-layers"])
+    from quantune_mlir.targets import parse_target
+
+    # Vulkan: the int8 forms IREE's SPIR-V backend gets wrong stay f32.
+    lowering_options = parse_target("vulkan").lowering_options if _vulkan_target(iree_flags) else ()
     lowered = lower_plan(text, plan, fold=not options.quantune_no_fold, precision=options.quantune_precision,
-                         keep_stages=emit_dir is not None)
+                         keep_stages=emit_dir is not None, lowering_options=lowering_options)
+    for layer_id, reason in sorted(lowered.fallbacks.items()):
+        print(f"{PROG}: warning: layer {layer_id} stays f32: {reason}", file=sys.stderr)
     if emit_dir is not None:
         for stage, stage_text in lowered.stages.items():
             write_text(emit_dir / f"{stage}.mlir", stage_text)

@@ -20,7 +20,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Sequence
 
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.jsonio import annotations_json
@@ -89,12 +89,15 @@ def lower_plan(
     fold: bool = True,
     precision: Precision = "plan",
     keep_stages: bool = False,
+    lowering_options: Sequence[str] = (),
 ) -> LoweredModule:
     """Runs the quantune stage on labelled IR for ``plan``.
 
     ``fold=False`` gives the naive form: a quantize/dequantize pair around
     every int8 layer. ``keep_stages`` keeps the IR after every stage (one
     quantune-opt run per stage instead of one in total).
+    ``lowering_options`` are options of quantune-lower-mixed-precision, such
+    as a target's :attr:`~quantune_mlir.targets.Target.lowering_options`.
     """
     entries = plan_annotations(plan, precision)
     int8_layers = sum(1 for e in entries if e["precision"] == "i8")
@@ -104,7 +107,8 @@ def lower_plan(
         passes: list[tuple[str, tuple[str, ...]]] = [
             ("annotated", (f"--quantune-annotate=file={annotations}",)),
             # A layer the pass cannot make int8 stays f32 with a reason.
-            ("lowered", ("--quantune-lower-mixed-precision",)),
+            ("lowered", ("--quantune-lower-mixed-precision"
+                         + (f"={' '.join(lowering_options)}" if lowering_options else ""),)),
         ]
         if fold:
             passes.append(("folded", ("--quantune-fold-requantize",)))

@@ -127,7 +127,8 @@ def _lower_and_compile(
     """Lowers and compiles; a layer whose int8 form IREE cannot compile is
     made f32 (with the reason in the plan) and the module built again."""
     for _ in range(_MAX_COMPILE_RETRIES + 1):
-        lowered = lower_plan(labelled, plan, fold=options.fold, precision=options.precision, keep_stages=keep_stages)
+        lowered = lower_plan(labelled, plan, fold=options.fold, precision=options.precision, keep_stages=keep_stages,
+                             lowering_options=target.lowering_options)
         record_fallbacks(plan, lowered.fallbacks)
         report(f"compiling for {target.spec}")
         try:
@@ -187,10 +188,6 @@ def quantize_model(
     if labelled is None:
         labelled = run_quantune_opt(import_onnx(load_onnx(model_path, input_shapes)), LABEL_PASSES)
     _check_plan_matches(plan, labelled, model_path)
-    if target.device == "vulkan" and any(e["precision"] == "i8" for e in plan_annotations(plan, options.precision)):
-        report("warning: IREE 3.13's SPIR-V code generation can miscompile int8 1x1 convolutions and some int8 "
-               "matmuls on Vulkan (seen on lavapipe); check the module against --precision fp32 "
-               "(docs/lowering.md, 'Known problems')")
     lowered, module = _lower_and_compile(
         labelled, plan, options, target, output, emit_mlir is not None, str(model_path)
     )

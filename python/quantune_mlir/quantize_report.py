@@ -72,7 +72,8 @@ def build_report_data(
     with tempfile.TemporaryDirectory(prefix="quantune-report-") as tmp:
         fp32_path = Path(tmp) / "fp32.vmfb"
         report("report: compiling the fp32 module for comparison")
-        fp32_text = lower_plan(result.labelled, result.plan, precision="fp32").text
+        fp32_text = lower_plan(result.labelled, result.plan, precision="fp32",
+                               lowering_options=target.lowering_options).text
         compile_mlir(fp32_text, target, fp32_path, recipe=options.recipe)
         measurer = _Measurer(target, data, fp32_path)
         report("report: measuring fp32 and quantized modules")
@@ -84,7 +85,7 @@ def build_report_data(
             report(f"report: budget {spec}")
             plan = replan(result.plan, result.labelled, spec)
             path = Path(tmp) / f"budget-{budget:g}.vmfb"
-            lowered = lower_plan(result.labelled, plan, fold=options.fold)
+            lowered = lower_plan(result.labelled, plan, fold=options.fold, lowering_options=target.lowering_options)
             compile_mlir(lowered.text, target, path, recipe=options.recipe)
             summary = measurer.summary(path, plan, "plan", fp32_path)
             acc = summary.accuracy

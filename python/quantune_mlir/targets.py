@@ -71,6 +71,9 @@ class Target:
     """Extra iree-compile flags of the fast code generation recipe."""
     recipe_passes: tuple[str, ...] = ()
     """quantune-opt passes of the recipe, run before iree-compile with it."""
+    lowering_options: tuple[str, ...] = ()
+    """Options of quantune-lower-mixed-precision for this target, e.g.
+    ``vulkan-safe=true``: the int8 forms its code generator gets wrong stay f32."""
 
 
 def parse_target(spec: str) -> Target:
@@ -87,7 +90,10 @@ def parse_target(spec: str) -> Target:
             flags.append(f"--iree-vulkan-target={arch}")
         # IREE 3.13's SPIR-V codegen miscompiles the named NCHW depthwise
         # conv (see the pass description in dialect/.../Passes.td).
-        return Target(spec, tuple(flags), "vulkan", ("--quantune-channel-major-depthwise",))
+        # ... and its int8 matmul-shaped contractions (matmul, 1x1 conv):
+        # those layers stay f32 (quantune-lower-mixed-precision vulkan-safe).
+        return Target(spec, tuple(flags), "vulkan", ("--quantune-channel-major-depthwise",),
+                      lowering_options=("vulkan-safe=true",))
     raise QuantuneError(f"unknown target '{spec}'; expected {TARGET_HELP}")
 
 

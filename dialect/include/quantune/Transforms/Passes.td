@@ -366,6 +366,16 @@ def QuantuneLowerMixedPrecision
     warning. The analysis runs it before `quantune-assign-precision`, which
     keeps layers with a reason in f32 outside the budget.
 
+    `vulkan-safe=true` keeps f32, with a reason, every layer whose int8
+    form is a matmul-shaped contraction: `matmul`, `batch_matmul` and
+    convolutions whose filter window is 1x1. IREE 3.13's SPIR-V code for
+    such i8 x i8 -> i32 contractions gives wrong results or never finishes
+    on Mesa's lavapipe at many shapes (1x1 convs from 8 channels up,
+    matmuls from 16x16; widening the operands to i32 first does not help),
+    while convolutions with larger windows and depthwise convolutions are
+    right at every shape tried. `quantune quantize --target vulkan` sets it
+    (docs/lowering.md, "Known problems").
+
     The output is the "naive" mixed-precision form: a quantize/dequantize
     pair around every int8 layer. `quantune-fold-requantize` removes the
     pairs between int8 layers and `quantune-expand-quant-ops` turns what
@@ -377,7 +387,10 @@ def QuantuneLowerMixedPrecision
            "it f32">,
     Option<"checkOnly", "check-only", "bool", /*default=*/"false",
            "Only mark the layers that cannot be int8 (f32 + "
-           "quantune.reason); rewrite nothing">
+           "quantune.reason); rewrite nothing">,
+    Option<"vulkanSafe", "vulkan-safe", "bool", /*default=*/"false",
+           "Keep f32 the layers whose int8 form IREE 3.13's SPIR-V backend "
+           "miscompiles (matmul, batch_matmul, 1x1 convolutions)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
