@@ -43,7 +43,7 @@ test: setup
 bench:
 	@QUANTUNE_BENCH=1 bash scripts/setup.sh
 	mkdir -p bench/out
-	$(PY) bench/bench_analysis.py --out bench/out/analysis.json
+	$(PY) bench/bench_analysis.py --out bench/out/analysis.json --size 224 --calib 256 --depths 18,50 --sweep-depths 18 --recompile-depths 18 --widths ""
 	$(PY) bench/bench_rank.py --out bench/out/rank.json
 	$(PY) bench/bench_lowering.py --out bench/out/lowering.json
 	$(PY) bench/zoo/train.py

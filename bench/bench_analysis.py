@@ -113,6 +113,7 @@ def main() -> int:
     result: dict = {
         "machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine()},
+        "command": " ".join(["python", "bench/bench_analysis.py", *sys.argv[1:]]),
         "input_size": args.size,
         "calibration_inputs": args.calib,
         "scaling_calibration_inputs": args.scaling_calib,
