@@ -21,6 +21,26 @@ def _slope(xs: list[float], ys: list[float]) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
+def latency_section(data: dict) -> list[str]:
+    """The 224x224 latency table of bench/bench_latency.py, with the hand-written notes."""
+    machine = data.get("machine", {})
+    lines = [
+        "## Latency at 224x224 against onnxruntime",
+        "",
+        f"Command: `{data.get('command', 'python bench/bench_latency.py --out bench/out/latency.json')}`. "
+        f"Machine: {machine.get('cpu_model', machine.get('processor', '?'))}, {machine.get('cpu_count', '?')} cores, shared. "
+        "All variants of a model were measured interleaved in one run; compare the ratios.",
+        "Targets (issue 10), one thread: all-int8 at most 0.7x our fp32, the default mixed plan at most 0.85x, "
+        "and at most 1.3x onnxruntime fp32.",
+        "",
+        *data["markdown"].rstrip().splitlines(),
+    ]
+    notes = Path(__file__).parent / "latency_notes.md"
+    if notes.is_file():
+        lines += [""] + notes.read_text().rstrip().splitlines()
+    return lines
+
+
 def main() -> int:
     out = Path(sys.argv[1])
     analysis = json.loads((out / "analysis.json").read_text())
@@ -164,6 +184,9 @@ def main() -> int:
         notes = Path(__file__).parent / "lowering_notes.md"
         if notes.is_file():
             lines += [""] + notes.read_text().rstrip().splitlines()
+    latency_path = out / "latency.json"
+    if latency_path.is_file():
+        lines += [""] + latency_section(json.loads(latency_path.read_text()))
     zoo_path = out / "zoo.json"
     if zoo_path.is_file():
         docs = Path(__file__).resolve().parent.parent / "docs"

@@ -12,7 +12,6 @@
 #include "quantune/Transforms/QuantUtils.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -422,27 +421,13 @@ void lowerLayer(linalg::LinalgOp layer, const Int8LayerPlan &plan) {
   eraseIfDead(oldInit);
 }
 
-/// Why IREE's SPIR-V backend cannot be trusted with `layer` in int8, or
-/// nothing: its integer form would be a matmul-shaped contraction (a matmul,
-/// or a convolution whose filter window is 1x1).
-std::optional<std::string> vulkanUnsafeReason(linalg::LinalgOp layer) {
-  static constexpr StringLiteral kWhy =
-      " is miscompiled by IREE 3.13's SPIR-V backend (wrong results or a "
-      "hang on lavapipe); kept f32 so that the Vulkan module is correct";
-  if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(layer.getOperation()))
-    return ("an int8 " + layer->getName().getStringRef().drop_front(7) + kWhy)
-        .str();
-  FailureOr<linalg::ConvolutionDimensions> dims =
-      linalg::inferConvolutionDims(layer);
-  if (failed(dims) || dims->depth.size() != 0)
-    return std::nullopt;
-  SmallVector<int64_t> ranges = layer.getStaticLoopRanges();
-  bool pointwise = llvm::all_of(
-      dims->filterLoop, [&](unsigned loop) { return ranges[loop] == 1; });
-  // Depthwise convolutions have no input-channel reduction and are right.
-  if (!pointwise || dims->inputChannel.empty())
-    return std::nullopt;
-  return (Twine("an int8 1x1 convolution") + kWhy).str();
+/// Why IREE's SPIR-V backend cannot be trusted with `layer` in int8. With
+/// IREE 3.13 that is every layer: see the pass description.
+std::string vulkanUnsafeReason(linalg::LinalgOp layer) {
+  return "int8 on Vulkan is miscompiled by IREE 3.13's SPIR-V backend "
+         "(vectorized i8 buffer accesses of contractions and quantize "
+         "dispatches are wrong or hang on lavapipe); kept f32 so that the "
+         "Vulkan module is correct";
 }
 
 struct LowerMixedPrecisionPass
@@ -463,10 +448,8 @@ struct LowerMixedPrecisionPass
       FailureOr<std::optional<Int8LayerPlan>> plan =
           planInt8Layer(layer, reason);
       if (succeeded(plan) && *plan && vulkanSafe) {
-        if (std::optional<std::string> unsafe = vulkanUnsafeReason(layer)) {
-          reason = *unsafe;
-          plan = std::optional<Int8LayerPlan>();
-        }
+        reason = vulkanUnsafeReason(layer);
+        plan = std::optional<Int8LayerPlan>();
       }
       if (failed(plan)) {
         failedAny = true;

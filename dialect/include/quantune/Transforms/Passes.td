@@ -366,15 +366,17 @@ def QuantuneLowerMixedPrecision
     warning. The analysis runs it before `quantune-assign-precision`, which
     keeps layers with a reason in f32 outside the budget.
 
-    `vulkan-safe=true` keeps f32, with a reason, every layer whose int8
-    form is a matmul-shaped contraction: `matmul`, `batch_matmul` and
-    convolutions whose filter window is 1x1. IREE 3.13's SPIR-V code for
-    such i8 x i8 -> i32 contractions gives wrong results or never finishes
-    on Mesa's lavapipe at many shapes (1x1 convs from 8 channels up,
-    matmuls from 16x16; widening the operands to i32 first does not help),
-    while convolutions with larger windows and depthwise convolutions are
-    right at every shape tried. `quantune quantize --target vulkan` sets it
-    (docs/lowering.md, "Known problems").
+    `vulkan-safe=true` keeps every layer f32, with a reason. IREE 3.13's
+    SPIR-V code for int8 is wrong on Mesa's lavapipe in several ways
+    (docs/lowering.md, "Known problems"): without 8-bit storage a
+    vectorized `vector<4xi8>` buffer element is addressed as
+    `vector<4xi32>` (matmul-shaped contractions, and also the quantize
+    dispatch in front of a 3x3 convolution once its rows are a multiple of
+    4 wide); small i8 weight constants inlined into a dispatch hang; and
+    with 8-bit storage enabled, 8-wide i8 loads lose their sign. Which
+    dispatches are hit follows IREE's vectorization heuristics, not a rule
+    on the layer, so no int8 layer can be promised correct. `quantune
+    quantize --target vulkan` sets it.
 
     The output is the "naive" mixed-precision form: a quantize/dequantize
     pair around every int8 layer. `quantune-fold-requantize` removes the
@@ -389,8 +391,8 @@ def QuantuneLowerMixedPrecision
            "Only mark the layers that cannot be int8 (f32 + "
            "quantune.reason); rewrite nothing">,
     Option<"vulkanSafe", "vulkan-safe", "bool", /*default=*/"false",
-           "Keep f32 the layers whose int8 form IREE 3.13's SPIR-V backend "
-           "miscompiles (matmul, batch_matmul, 1x1 convolutions)">
+           "Keep every layer f32 (with a reason): IREE 3.13's SPIR-V "
+           "backend miscompiles int8">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
