@@ -250,13 +250,18 @@ func.func @avgpool(%acc: tensor<1x1x4x4xi32>) -> tensor<1x1x2x2xi8> {
 // -----
 
 // A float function argument (through a float pad) has no integer producer:
-// its quantize stays, and so does the f32 pad.
+// nothing folds, but the quantize moves in front of the pad, which then pads
+// the i8 tensor with quantize(0.0) = 0 (the model input of a first conv: the
+// quantize no longer fuses into the conv's im2col, once per filter tap).
 // CHECK-LABEL: func.func @float_input(
 // CHECK-SAME:      %[[X:[^:]+]]: tensor<4xf32>) -> tensor<6xi8> attributes {quantune.folded_pairs = 0 : i64}
-// CHECK:         %[[P:.+]] = tensor.pad %[[X]] low[1] high[1]
-// CHECK:         } : tensor<4xf32> to tensor<6xf32>
-// CHECK-NEXT:    %[[Q:.+]] = quantune.quantize %[[P]] qparams <si8, scale = 1.000000e-01> : tensor<6xf32> -> tensor<6xi8>
-// CHECK-NEXT:    return %[[Q]]
+// CHECK-NEXT:    %[[Q:.+]] = quantune.quantize %[[X]] qparams <si8, scale = 1.000000e-01> : tensor<4xf32> -> tensor<4xi8>
+// CHECK-NEXT:    %[[Z:.+]] = arith.constant 0 : i8
+// CHECK-NEXT:    %[[P:.+]] = tensor.pad %[[Q]] low[1] high[1]
+// CHECK-NEXT:    ^bb0(%{{.+}}: index):
+// CHECK-NEXT:      tensor.yield %[[Z]] : i8
+// CHECK-NEXT:    } : tensor<4xi8> to tensor<6xi8>
+// CHECK-NEXT:    return %[[P]]
 func.func @float_input(%x: tensor<4xf32>) -> tensor<6xi8> {
   %zero = arith.constant 0.0 : f32
   %p = tensor.pad %x low[1] high[1] {

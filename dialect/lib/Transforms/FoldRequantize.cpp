@@ -309,8 +309,18 @@ Value Folder::materializeImpl(Value x, QParamsAttr p, int64_t lo, int64_t hi) {
     if (!c)
       return {};
     Value src = materialize(pad.getSource(), p, lo, hi);
-    if (!src)
-      return {};
+    if (!src) {
+      // quantize(pad(x, c)) = pad(quantize(x), quantize(c)): quantize the
+      // smaller tensor before the pad. Besides the work saved, this keeps
+      // IREE from fusing the quantize into a convolution's im2col gather,
+      // where each input element is quantized once per filter tap (the
+      // first conv of a network: 10.2 ms against 2.0 ms on ResNet18).
+      if (lo != p.getStorageMin() || hi != p.getStorageMax())
+        return {};
+      src = QuantizeOp::create(b, loc, retype(pad.getSource()),
+                               pad.getSource(), p)
+                .getResult();
+    }
     Value qc = arith::ConstantOp::create(
         b, loc, b.getIntegerAttr(intType, quantizeConstant(*c, p, lo, hi)));
     return tensor::PadOp::create(b, loc, retype(x), src, pad.getMixedLowPad(),
