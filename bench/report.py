@@ -28,8 +28,12 @@ def latency_section(data: dict) -> list[str]:
         "## Latency at 224x224 against onnxruntime",
         "",
         f"Command: `{data.get('command', 'python bench/bench_latency.py --out bench/out/latency.json')}`. "
-        f"Machine: {machine.get('cpu_model', machine.get('processor', '?'))}, {machine.get('cpu_count', '?')} cores, shared. "
-        "All variants of a model were measured interleaved in one run; compare the ratios.",
+        f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, shared (load average "
+        f"{machine.get('loadavg_at_start', ['?'])[0]} at the start); "
+        + ", ".join(f"{k} {v}" for k, v in data.get("versions", {}).items())
+        + ". All variants of a model were measured interleaved in one run; compare the ratios. Our modules "
+        "run on `local-task` with T workers (at one thread `local-sync` is 6-7 ms faster on MobileNetV2, "
+        "see below); onnxruntime with intra_op_num_threads=T.",
         "Targets (issue 10), one thread: all-int8 at most 0.7x our fp32, the default mixed plan at most 0.85x, "
         "and at most 1.3x onnxruntime fp32.",
         "",
@@ -78,8 +82,10 @@ def main() -> int:
             f"| {c['model']} | {c['parameters']:,} | {c['layers']} | {q['wall_seconds']:.1f} s ({q['passes']}) | "
             + (f"{s['wall_seconds']:.1f} s ({s['passes']}) | {ratio:.2f}x | " if s else "not run | - | ")
             + f"{verdict} | "
-            + (f"{r['wall_seconds']:.0f} s ({r['passes']} passes, compile {r['compile_seconds']:.0f} s) | "
-               f"{c['recompiling_sweep_over_quantunev2']:.1f}x |" if r else "- | - |")
+            + (f"{r['wall_seconds']:.0f} s ({r['passes']} passes, compile {r['compile_seconds']:.0f} s"
+               + (f"; {r['calibration_inputs']} inputs, against quantunev2's {r['quantunev2_seconds']:.0f} s on "
+                  "the same inputs" if "calibration_inputs" in r else "")
+               + f") | {c['recompiling_sweep_over_quantunev2']:.1f}x |" if r else "- | - |")
         )
         if c["model"] == "resnet50":
             lines += ["", f"ResNet50 plan: {q['wall_seconds']:.0f} s ({q['wall_seconds'] / 60:.1f} min; target 4 min: "
