@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -368,6 +371,29 @@ def _on_signal(signum: int, _frame: object) -> None:
     raise Terminated(signum)
 
 
+class _PrivateTmpdir:
+    """Points ``tempfile`` and ``$TMPDIR`` at a fresh directory until closed."""
+
+    def __init__(self) -> None:
+        self._saved_env = os.environ.get("TMPDIR")
+        self._saved_tempdir = tempfile.tempdir
+        self.path = tempfile.mkdtemp(prefix="quantune-run-")
+        os.environ["TMPDIR"] = self.path
+        tempfile.tempdir = self.path
+
+    def close(self) -> None:
+        if self._saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = self._saved_env
+        tempfile.tempdir = self._saved_tempdir
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _private_tmpdir() -> _PrivateTmpdir:
+    return _PrivateTmpdir()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from quantune_mlir.models import MODELS
     from quantune_mlir.targets import TARGET_HELP
@@ -508,6 +534,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (subprocess.run does that on any exception) and the temporary files
     # and directories are removed on the way out.
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    # One private temporary directory for this run and its child processes
+    # (TMPDIR is inherited): whatever a killed iree-compile leaves behind is
+    # removed with it.
+    private = _private_tmpdir()
     try:
         if argv and argv[0] == "opt":
             return _cmd_opt(argparse.Namespace(), argv[1:])
@@ -529,6 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        private.close()
 
 
 if __name__ == "__main__":

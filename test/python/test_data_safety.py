@@ -51,9 +51,15 @@ def work(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def tmpdir_of(work: Path) -> Path:
+    """The TMPDIR the runs of one test get (outside ``work``, one per test)."""
+    tmp = work.parent / f"{work.name}-tmp"
+    tmp.mkdir(exist_ok=True)
+    return tmp
+
+
 def quantune(work: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TMPDIR": str(work.parent / "tmp")}
-    Path(env["TMPDIR"]).mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmpdir_of(work))}
     return subprocess.run([*QUANTUNE, *args], cwd=work, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -68,7 +74,7 @@ def assert_refused(work: Path, args: list[str], *needles: str, seconds: float = 
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     assert snapshot(work) == before, f"{args} changed the working directory"
-    assert not list((work.parent / "tmp").iterdir()), "a temporary was left behind"
+    assert not list((tmpdir_of(work)).iterdir()), "a temporary was left behind"
     assert elapsed < seconds, f"{args} failed only after {elapsed:.1f} s: the check is not before the work"
 
 
@@ -182,19 +188,29 @@ def _children(pid: int) -> list[int]:
 
 
 def test_sigterm_stops_the_children_cleans_up_and_exits_143(work: Path) -> None:
-    tmp = work.parent / "tmp"
+    tmp = tmpdir_of(work)
     tmp.mkdir(exist_ok=True)
     before = snapshot(work)
     env = {**os.environ, "TMPDIR": str(tmp)}
     proc = subprocess.Popen([*QUANTUNE, "quantize", "model.onnx", "--calib", "calib.npy", "-o", "m.vmfb",
                              "--save-plan", "p.json", "--emit-mlir", "stages"],
                             cwd=work, env=env, stderr=subprocess.PIPE, text=True)
-    # Wait until the work has started (a temporary directory or a child exists).
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (list(tmp.iterdir()) or _children(proc.pid)):
-        time.sleep(0.05)
+    # Interrupt iree-compile mid-run: killed, it cannot remove its own
+    # temporaries (module_linked-*.so/.o), which must still disappear.
+    def compiling() -> bool:
+        for child in _children(proc.pid):
+            try:
+                if b"iree-compile" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return True
+            except OSError:
+                pass
+        return False
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not compiling():
+        time.sleep(0.02)
     assert proc.poll() is None, "the run ended before it could be interrupted"
-    time.sleep(0.5)
+    time.sleep(0.3)
     children = _children(proc.pid)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -220,7 +236,7 @@ def test_a_failing_report_leaves_no_module_behind(work: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("quantune: error: ")
     assert snapshot(work) == before
-    assert not list((work.parent / "tmp").iterdir())
+    assert not list((tmpdir_of(work)).iterdir())
 
 
 def test_the_same_command_builds_the_same_bytes(work: Path) -> None:
@@ -249,7 +265,7 @@ def test_concurrent_runs_never_mix_their_stage_directories(work: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         alone[precision] = snapshot(work / f"alone-{precision}")
     assert alone["fp32"] != alone["int8"]
-    env = {**os.environ, "TMPDIR": str(work.parent / "tmp")}
+    env = {**os.environ, "TMPDIR": str(tmpdir_of(work))}
     procs = [
         subprocess.Popen([*QUANTUNE, "quantize", "model.onnx", "--calib", "calib.npy", "--precision", precision,
                           "-o", "shared.vmfb", "--emit-mlir", "shared"], cwd=work, env=env,
