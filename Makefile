@@ -49,6 +49,7 @@ bench:
 	$(PY) bench/zoo/train.py
 	$(PY) bench/bench_zoo.py --out bench/out/zoo.json
 	$(PY) bench/pretrained_mobilenet.py --out bench/out/pretrained.json
+	$(PY) bench/bench_latency.py --out bench/out/latency.json
 	$(PY) bench/report.py bench/out > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
 
 # The real-model coverage corpus (bench/corpus): models and inputs are cached
