@@ -31,7 +31,8 @@ and the ratios; ``markdown`` holds the table printed at the end.
 
 ONNX files and built modules are cached under ``--workdir`` (default
 ~/.cache/quantune-latency), keyed by the ONNX file's content, the IREE
-version and the calibration count, so reruns only measure.
+version, this project's compiler (quantune-opt and the Python sources) and
+the calibration count, so reruns only measure.
 
 Usage: python bench/bench_latency.py --out bench/out/latency.json
            [--models resnet18,vgg16] [--threads 1,2] [--repetitions 10] [--calib 16]
@@ -207,6 +208,19 @@ def _file_key(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:12]
+
+
+def _compiler_key() -> str:
+    """This project's compiler: the quantune-opt binary and the Python package
+    sources, so that a lowering or recipe change rebuilds the modules."""
+    from quantune_mlir.opt import find_quantune_opt
+
+    import quantune_mlir
+
+    h = hashlib.sha256(Path(find_quantune_opt()).read_bytes())
+    for source in sorted(Path(quantune_mlir.__file__).parent.glob("*.py")):
+        h.update(source.read_bytes())
+    return h.hexdigest()[:10]
 
 
 def _iree_version() -> str:
@@ -412,7 +426,7 @@ def _versions() -> dict:
 
 def measure_model(name: str, args: argparse.Namespace, calib: np.ndarray) -> dict:
     onnx_path = export_onnx(name, args.workdir)
-    mdir = args.workdir / f"{name}-{_file_key(onnx_path)}-iree{_iree_version()}"
+    mdir = args.workdir / f"{name}-{_file_key(onnx_path)}-iree{_iree_version()}-q{_compiler_key()}"
     mdir.mkdir(parents=True, exist_ok=True)
     entry: dict = {"onnx": str(onnx_path), "onnx_bytes": onnx_path.stat().st_size, "builds": {}, "threads": {}}
     entry["builds"].update(build_ours(onnx_path, mdir, calib))
