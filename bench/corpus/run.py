@@ -300,15 +300,19 @@ def run_mode(model_dir: Path, manifest: dict[str, Any], mode: str, work: Path, t
 # --------------------------------------------------------------------------- report
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what platform knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, Any]:
+    cpu = cpu_model()
     mem = ""
     try:
         kb = int(next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")).split()[1])

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 from quantune_mlir.analysis import AnalysisOptions, run_analysis
 from quantune_mlir.calib_data import ImageSpec
 from quantune_mlir.errors import QuantuneError
-from quantune_mlir.fileio import check_paths
+from quantune_mlir.fileio import check_paths, path_or_none
 from quantune_mlir.lowering import PRECISIONS
 from quantune_mlir.plan import Plan, format_table
 from quantune_mlir.pipeline import QuantizeOptions, QuantizeResult, quantize_model
@@ -97,11 +97,6 @@ def check_budget(value: str, name: str = "--budget") -> str:
     return value
 
 
-def _path_or_none(value: Any) -> PathLike | None:
-    """``value`` if it names a file or folder, else None (e.g. an array)."""
-    return value if isinstance(value, (str, os.PathLike)) else None
-
-
 def _image_spec(value: str | ImageSpec | None) -> ImageSpec | None:
     return ImageSpec.parse(value) if isinstance(value, str) else value
 
@@ -165,7 +160,7 @@ def analyze(
     """
     options = _analysis_options(method, budget, ratio, calib_method, percentile, bins, keep_fp32, device)
     _check_limit(limit)
-    check_paths({"model": model, "--calib": _path_or_none(calib)}, {"-o": output, "--emit-mlir": emit_mlir})
+    check_paths({"model": model, "--calib": path_or_none(calib)}, {"-o": output, "--emit-mlir": emit_mlir})
     plan = run_analysis(model, calib, options, _shape_specs(input_shapes), _image_spec(image_spec), limit, emit_mlir).plan
     if output is not None:
         plan.save(output)
@@ -208,15 +203,7 @@ def quantize(
         raise QuantuneError("give either calib (run the analysis) or plan (reuse one), not both")
     if precision not in PRECISIONS:
         raise QuantuneError(f"unknown precision '{precision}'; expected one of {', '.join(PRECISIONS)}")
-    from quantune_mlir.targets import check_target, parse_target
-
-    check_target(parse_target(target))
-    _check_limit(limit)
-    check_paths(
-        {"model": model, "--calib": _path_or_none(calib), "--plan": plan},
-        {"-o": output, "--save-plan": save_plan},
-        {"--emit-mlir": emit_mlir},
-    )
+    _check_limit(limit)  # the target and the paths: quantize_model checks them first
     options = QuantizeOptions(
         target=target, fold=fold, precision=precision, recipe=recipe,  # type: ignore[arg-type]
         analysis=_analysis_options(method, budget, ratio, calib_method, percentile, bins, keep_fp32, device),

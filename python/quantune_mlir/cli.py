@@ -390,10 +390,6 @@ class _PrivateTmpdir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def _private_tmpdir() -> _PrivateTmpdir:
-    return _PrivateTmpdir()
-
-
 def build_parser() -> argparse.ArgumentParser:
     from quantune_mlir.models import MODELS
     from quantune_mlir.targets import TARGET_HELP
@@ -537,7 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # One private temporary directory for this run and its child processes
     # (TMPDIR is inherited): whatever a killed iree-compile leaves behind is
     # removed with it.
-    private = _private_tmpdir()
+    private = _PrivateTmpdir()
     try:
         if argv and argv[0] == "opt":
             return _cmd_opt(argparse.Namespace(), argv[1:])

@@ -56,10 +56,9 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def check_output_dir(path: str | os.PathLike[str] | None, what: str = "output") -> None:
-    """Fails before a long run, not after it, when ``path``'s directory is missing."""
-    if path is not None and not Path(path).resolve().parent.is_dir():
-        raise QuantuneError(f"{what} '{path}': directory '{Path(path).parent}' does not exist")
+def path_or_none(value: object) -> str | os.PathLike[str] | None:
+    """``value`` if it names a file or folder, else None (an array, a list of samples)."""
+    return value if isinstance(value, (str, os.PathLike)) else None
 
 
 

@@ -16,7 +16,7 @@ from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, resolve_keep_f
 from quantune_mlir.calib_data import ImageSpec
 from quantune_mlir.compiler import CompileError, compile_mlir
 from quantune_mlir.errors import QuantuneError
-from quantune_mlir.fileio import check_paths, check_replaceable, write_directory
+from quantune_mlir.fileio import check_paths, check_replaceable, path_or_none, write_directory
 from quantune_mlir.importer import import_onnx
 from quantune_mlir.layers import list_layers
 from quantune_mlir.lowering import LoweredModule, Precision, lower_plan, plan_annotations
@@ -24,7 +24,7 @@ from quantune_mlir.onnx_model import load_onnx
 from quantune_mlir.opt import clean_diagnostic, run_quantune_opt
 from quantune_mlir.plan import LayerPlan, Plan, load_plan
 from quantune_mlir.progress import report
-from quantune_mlir.targets import Target, parse_target
+from quantune_mlir.targets import Target, check_target, parse_target
 
 
 STAGE_FILE = r"\d+-[\w.-]+\.mlir"
@@ -160,8 +160,9 @@ def quantize_model(
     """Quantizes and compiles a model (see the module docstring)."""
     options = options or QuantizeOptions()
     target = parse_target(options.target)
+    check_target(target)
     check_paths(
-        {"model": model_path, "--plan": plan_path, "--calib": calib if isinstance(calib, (str, os.PathLike)) else None},
+        {"model": model_path, "--plan": plan_path, "--calib": path_or_none(calib)},
         {"-o": output, "--save-plan": save_plan},
         {"--emit-mlir": emit_mlir},
     )

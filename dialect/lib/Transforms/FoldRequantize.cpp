@@ -541,26 +541,16 @@ Value Folder::buildEpilogue(Value x, QParamsAttr p, int64_t lo, int64_t hi,
     AffineMap map = identity;
     if (auto generic = dyn_cast<linalg::GenericOp>(owner))
       map = generic.getMatchingIndexingMap(input);
-    Value intValue;
-    QParamsAttr intParams;
-    bool fromDequantize = false;
-    if (auto dq = dyn_cast<DequantizeOp>(owner)) {
-      intValue = dq.getInput();
-      intParams = dq.getQparams();
-      fromDequantize = true;
-    } else if (auto dq = v.getDefiningOp<DequantizeOp>();
-               dq && map.isIdentity()) {
-      intValue = dq.getInput();
-      intParams = dq.getQparams();
-      fromDequantize = true;
-    } else if (auto it = forms.find(v); it != forms.end() && map.isIdentity()) {
-      intValue = it->second.first;
-      intParams = it->second.second;
-    }
-    if (intValue && intParams.isPerChannel() &&
-        llvm::any_of(intParams.getZeroPoints().asArrayRef(),
-                     [](int64_t zp) { return zp != 0; }))
-      intValue = {}; // per-channel zero points are not produced here
+    // The float value this input stands for: the dequantize itself when the
+    // epilogue replaces one, else the operand.
+    Value floatValue = isa<DequantizeOp>(owner) ? owner->getResult(0) : v;
+    std::optional<std::pair<Value, QParamsAttr>> source;
+    if (map.isIdentity())
+      source = integerSource(floatValue);
+    bool fromDequantize =
+        source && floatValue.getDefiningOp<DequantizeOp>() != nullptr;
+    Value intValue = source ? source->first : Value();
+    QParamsAttr intParams = source ? source->second : QParamsAttr();
     if (!intValue) {
       terms.push_back({false, {}, static_cast<unsigned>(operands.size()), 0});
       operands.push_back(v);
