@@ -555,3 +555,53 @@ func.func @dequantize_integer_result(%arg0: tensor<4xi8>) -> tensor<4xi32> {
   %0 = quantune.dequantize %arg0 qparams <si8, scale = 0.5> : tensor<4xi8> -> tensor<4xi32>
   return %0 : tensor<4xi32>
 }
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Discardable attributes: quantune.act_qparams_candidates
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{'quantune.act_qparams_candidates' must be a non-empty array of per-tensor #quantune.qparams}}
+func.func @empty_candidates() attributes {quantune.act_qparams_candidates = []} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'quantune.act_qparams_candidates' must hold per-tensor #quantune.qparams, got 1.000000e+00 : f32}}
+func.func @candidate_not_qparams() attributes {quantune.act_qparams_candidates = [#quantune.qparams<si8, scale = 0.5>, 1.0 : f32]} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'quantune.act_qparams_candidates' must hold per-tensor #quantune.qparams}}
+func.func @candidate_per_channel() attributes {quantune.act_qparams_candidates = [#quantune.qparams<si8, axis = 0, scales = [0.5, 0.25]>]} {
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Discardable attributes: quantune.bias_correction
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{'quantune.bias_correction' must be a 1-D dense tensor of f32, got dense<1.000000e+00> : tensor<2x2xf32>}}
+func.func @correction_not_1d() attributes {quantune.bias_correction = dense<1.0> : tensor<2x2xf32>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'quantune.bias_correction' must be a 1-D dense tensor of f32}}
+func.func @correction_f64() attributes {quantune.bias_correction = dense<1.0> : tensor<2xf64>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'quantune.bias_correction' must hold finite values}}
+func.func @correction_nan() attributes {quantune.bias_correction = dense<[1.0, 0x7FC00000]> : tensor<2xf32>} {
+  return
+}

@@ -11,6 +11,9 @@
 // RUN: not quantune-opt %s --quantune-annotate 2>&1 | FileCheck %s --check-prefix=NO-FILE
 // RUN: quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-reason.json | FileCheck %s --check-prefix=REASON
 // RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-empty-reason.json 2>&1 | FileCheck %s --check-prefix=EMPTY-REASON
+// RUN: quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-candidates.json | FileCheck %s --check-prefix=CANDIDATES
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-bad-candidates.json 2>&1 | FileCheck %s --check-prefix=BAD-CANDIDATES
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-bad-correction.json 2>&1 | FileCheck %s --check-prefix=BAD-CORRECTION
 // Hostile files: nested 100,000 levels deep (json::parse recurses per level)
 // and a file that never ends. Both are refused before parsing.
 // RUN: head -c 100000 /dev/zero | tr '\0' '[' > %t.deep.json
@@ -24,7 +27,7 @@
 
 // UNKNOWN-ID: error: quantune-annotate: '{{.*}}annotate-unknown-id.json' entry #0: unknown layer id 7
 // BAD-SCALE: error: quantune-annotate: '{{.*}}annotate-bad-scale.json' entry #0: invalid 'act_qparams': scale #0 must be positive and finite, got -1
-// UNKNOWN-KEY: error: quantune-annotate: '{{.*}}' entry #0: unknown key 'colour' (expected id, act_qparams, metrics, precision, reason)
+// UNKNOWN-KEY: error: quantune-annotate: '{{.*}}' entry #0: unknown key 'colour' (expected id, act_qparams, act_qparams_candidates, bias_correction, metrics, precision, reason)
 // BAD-STORAGE: error: quantune-annotate: '{{.*}}' entry #0: 'act_qparams.storage' must be like "si8" or "ui8", got "int8"
 // BAD-METRIC: error: quantune-annotate: '{{.*}}' entry #0: invalid 'metrics': metric 'act_mse' must be non-negative, got -2
 // BAD-PRECISION: error: quantune-annotate: '{{.*}}' entry #0: 'precision' must be one of "f32", "f16", "bf16", "i8", "i4"
@@ -35,6 +38,10 @@
 // A reason forces f32, even over an explicit "i8" in the same entry.
 // REASON: linalg.matmul {{.*}}quantune.layer = 0 : i64{{.*}}quantune.precision = #quantune.precision<f32>, quantune.reason = "activation statistics are not finite"}
 // REASON: linalg.matmul {{.*}}quantune.layer = 1 : i64{{.*}}quantune.precision = #quantune.precision<f32>, quantune.reason = "kept f32 by the user"}
+// Candidate ranges for inference 2 and a bias correction per output channel.
+// CANDIDATES: linalg.matmul {quantune.act_qparams = #quantune.qparams<si8, scale = 2.000000e-02, zero_point = -3>, quantune.act_qparams_candidates = [#quantune.qparams<si8, scale = 2.000000e-02, zero_point = -3>, #quantune.qparams<si8, scale = 1.500000e-02>], quantune.bias_correction = dense<[2.500000e-01, -1.250000e-01]> : tensor<2xf32>, quantune.kind = "matmul", quantune.layer = 0 : i64
+// BAD-CANDIDATES: error: quantune-annotate: '{{.*}}' entry #0: 'act_qparams_candidates' must be a non-empty array of act_qparams objects
+// BAD-CORRECTION: error: quantune-annotate: '{{.*}}' entry #0: 'bias_correction' values must be finite f32 numbers
 // EMPTY-REASON: error: quantune-annotate: '{{.*}}' entry #0: 'reason' must be a non-empty string
 func.func @two_layers(%a: tensor<3x2xf32>, %c: tensor<3x2xf32>) -> tensor<3x2xf32> {
   %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>

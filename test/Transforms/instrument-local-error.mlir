@@ -16,10 +16,11 @@
 
 // CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
 // CHECK-DAG:   #[[SCALAR2:.+]] = affine_map<(d0, d1) -> ()>
+// CHECK-DAG:   #[[COLUMN:.+]] = affine_map<(d0, d1) -> (d1)>
 // CHECK-LABEL: func.func @matmul(
 // CHECK-SAME:      %[[X:.+]]: tensor<3x2xf32>)
-// CHECK-SAME:      -> (tensor<3x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>)
-// CHECK-SAME:      attributes {quantune.probe_outputs = ["0:sum_y2", "0:sum_err2", "0:count"]}
+// CHECK-SAME:      -> (tensor<3x2xf32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<i32>)
+// CHECK-SAME:      attributes {quantune.probe_outputs = ["0:sum_y2", "0:sum_err2", "0:sum_err", "0:count"]}
 // CHECK:         %[[W:.+]] = arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e-01], [-5.000000e-01, 2.600000e-01]]> : tensor<2x2xf32>
 // CHECK:         %[[INIT:.+]] = linalg.fill
 // CHECK:         %[[Y:.+]] = linalg.matmul {{{.*}}quantune.layer = 0 : i64{{.*}}} ins(%[[X]], %[[W]] : tensor<3x2xf32>, tensor<2x2xf32>) outs(%[[INIT]] : tensor<3x2xf32>)
@@ -60,8 +61,21 @@
 // CHECK-NEXT:      %[[ADD:.+]] = arith.addf %[[ACC]], %[[SQ]] : f64
 // CHECK-NEXT:      linalg.yield %[[ADD]] : f64
 // CHECK-NEXT:    } -> tensor<f64>
+// sum (y - y') per output channel (the columns of y), for bias correction:
+// rows are reduced, columns kept.
+// CHECK:         %[[E2:.+]] = tensor.empty() : tensor<2xf64>
+// CHECK-NEXT:    %[[Z2:.+]] = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    %[[I2:.+]] = linalg.fill ins(%[[Z2]] : f64) outs(%[[E2]] : tensor<2xf64>) -> tensor<2xf64>
+// CHECK-NEXT:    %[[SUMERR:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]], #[[COLUMN]]], iterator_types = ["reduction", "parallel"]} ins(%[[Y]], %[[TWIN]] : tensor<3x2xf32>, tensor<3x2xf32>) outs(%[[I2]] : tensor<2xf64>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: f32, %[[B:.+]]: f32, %[[ACC:.+]]: f64):
+// CHECK-NEXT:      %[[AW:.+]] = arith.extf %[[A]] : f32 to f64
+// CHECK-NEXT:      %[[BW:.+]] = arith.extf %[[B]] : f32 to f64
+// CHECK-NEXT:      %[[ERR:.+]] = arith.subf %[[AW]], %[[BW]] : f64
+// CHECK-NEXT:      %[[ADD:.+]] = arith.addf %[[ACC]], %[[ERR]] : f64
+// CHECK-NEXT:      linalg.yield %[[ADD]] : f64
+// CHECK-NEXT:    } -> tensor<2xf64>
 // CHECK:         %[[COUNT:.+]] = arith.constant dense<6> : tensor<i32>
-// CHECK-NEXT:    return %[[Y]], %[[SUMY2]], %[[SUMERR2]], %[[COUNT]] : tensor<3x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>
+// CHECK-NEXT:    return %[[Y]], %[[SUMY2]], %[[SUMERR2]], %[[SUMERR]], %[[COUNT]] : tensor<3x2xf32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<i32>
 func.func @matmul(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
   %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>
   %zero = arith.constant 0.0 : f32
@@ -77,8 +91,8 @@ func.func @matmul(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
 // A conv whose init holds a broadcast bias: the twin reuses it. The weight
 // channels are along the F axis; ui8 storage clamps to [0, 255].
 // CHECK-LABEL: func.func @conv(
-// CHECK-SAME:      -> (tensor<1x2x3x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>)
-// CHECK-SAME:      attributes {quantune.probe_outputs = ["1:sum_y2", "1:sum_err2", "1:count"]}
+// CHECK-SAME:      -> (tensor<1x2x3x2xf32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<i32>)
+// CHECK-SAME:      attributes {quantune.probe_outputs = ["1:sum_y2", "1:sum_err2", "1:sum_err", "1:count"]}
 // CHECK:         %[[BIAS:.+]] = linalg.broadcast
 // CHECK:         %[[Y:.+]] = linalg.conv_2d_nchw_fchw {{.*}}quantune.layer = 1 : i64{{.*}} outs(%[[BIAS]] : tensor<1x2x3x2xf32>)
 // CHECK:         %[[FQX:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel"]
@@ -92,8 +106,10 @@ func.func @matmul(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
 // CHECK:         %[[FQW:.+]] = arith.constant dense<{{\[\[\[\[}}1.000000e+00, 0.299212605]]], {{\[\[\[}}-5.000000e-01, 0.259842515]]]]> : tensor<2x1x1x2xf32>
 // CHECK-NEXT:    %[[TWIN:.+]] = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%[[FQX]], %[[FQW]] : tensor<1x1x3x3xf32>, tensor<2x1x1x2xf32>) outs(%[[BIAS]] : tensor<1x2x3x2xf32>)
 // CHECK:         linalg.generic {{.*}} ins(%[[Y]], %[[TWIN]] :
+// The per-channel sums keep the F axis (dimension 1 of the NCHW output).
+// CHECK:         linalg.generic {indexing_maps = [#{{.+}}, #{{.+}}, #[[FAXIS:.+]]], iterator_types = ["reduction", "parallel", "reduction", "reduction"]} ins(%[[Y]], %[[TWIN]] : {{.*}}) outs(%{{.+}} : tensor<2xf64>)
 // CHECK:         %[[COUNT:.+]] = arith.constant dense<12> : tensor<i32>
-// CHECK-NEXT:    return %[[Y]], %{{.+}}, %{{.+}}, %[[COUNT]] :
+// CHECK-NEXT:    return %[[Y]], %{{.+}}, %{{.+}}, %{{.+}}, %[[COUNT]] :
 func.func @conv(%x: tensor<1x1x3x3xf32>) -> tensor<1x2x3x2xf32> {
   %w = arith.constant dense<[[[[1.0, 0.3]]], [[[-0.5, 0.26]]]]> : tensor<2x1x1x2xf32>
   %bias = arith.constant dense<[0.25, -1.0]> : tensor<2xf32>
@@ -138,14 +154,47 @@ func.func @transposed(%x: tensor<4x3xf32>) -> tensor<4x2xf32> {
 
 // -----
 
+// Candidate ranges: one twin per candidate (each with its own input
+// quantization, all sharing the quantized weight), each with its sums,
+// suffixed by the candidate index. act_qparams itself is not measured.
+// CHECK-LABEL: func.func @candidates(
+// CHECK-SAME:      -> (tensor<3x2xf32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<f64>, tensor<2xf64>, tensor<i32>)
+// CHECK-SAME:      attributes {quantune.probe_outputs = ["7:sum_y2", "7:sum_err2.0", "7:sum_err.0", "7:sum_err2.1", "7:sum_err.1", "7:count"]}
+// CHECK:         %[[Y:.+]] = linalg.matmul {{.*}}quantune.layer = 7 : i64
+// CHECK:         %[[FQX0:.+]] = linalg.generic
+// CHECK:           arith.constant 2.500000e-01 : f32
+// CHECK-NOT:       arith.constant 5.000000e-01 : f32
+// CHECK:         %[[FQW:.+]] = arith.constant dense<{{.*}}> : tensor<2x2xf32>
+// CHECK-NEXT:    %[[TWIN0:.+]] = linalg.matmul ins(%[[FQX0]], %[[FQW]] :
+// CHECK:         %[[FQX1:.+]] = linalg.generic
+// CHECK:           arith.constant 1.250000e-01 : f32
+// CHECK:         %[[TWIN1:.+]] = linalg.matmul ins(%[[FQX1]], %[[FQW]] :
+// CHECK:         linalg.generic {{.*}} ins(%[[Y]] : tensor<3x2xf32>) outs(%{{.+}} : tensor<f64>)
+// CHECK:         linalg.generic {{.*}} ins(%[[Y]], %[[TWIN0]] : {{.*}}) outs(%{{.+}} : tensor<f64>)
+// CHECK:         linalg.generic {{.*}} ins(%[[Y]], %[[TWIN0]] : {{.*}}) outs(%{{.+}} : tensor<2xf64>)
+// CHECK:         linalg.generic {{.*}} ins(%[[Y]], %[[TWIN1]] : {{.*}}) outs(%{{.+}} : tensor<f64>)
+// CHECK:         linalg.generic {{.*}} ins(%[[Y]], %[[TWIN1]] : {{.*}}) outs(%{{.+}} : tensor<2xf64>)
+func.func @candidates(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %y = linalg.matmul {quantune.layer = 7 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>,
+                      quantune.act_qparams_candidates = [#quantune.qparams<si8, scale = 0.25>, #quantune.qparams<si8, scale = 0.125, zero_point = 4>]}
+    ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}
+
+// -----
+
 // Skipped: a layer without act_qparams (silently: the analysis gives
 // act_qparams to candidates only), a layer with act_qparams whose weight is
 // not a constant (it stays f32 with a reason and a warning, see
 // refused.mlir) and a layer that already has a reason. Only layer 5 is
 // instrumented.
 // CHECK-LABEL: func.func @skipped(
-// CHECK-SAME:      -> (tensor<2x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>)
-// CHECK-SAME:      attributes {quantune.probe_outputs = ["5:sum_y2", "5:sum_err2", "5:count"]}
+// CHECK-SAME:      -> (tensor<2x2xf32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<i32>)
+// CHECK-SAME:      attributes {quantune.probe_outputs = ["5:sum_y2", "5:sum_err2", "5:sum_err", "5:count"]}
 // CHECK:         linalg.matmul {quantune.layer = 3 : i64} ins(
 // CHECK:         linalg.matmul {{{.*}}quantune.layer = 4 : i64, quantune.precision = #quantune.precision<f32>, quantune.reason = "weight is not a constant (it is a function argument)"} ins(
 // CHECK:         linalg.matmul {{{.*}}quantune.layer = 6 : i64, quantune.reason = "set earlier"} ins(
@@ -235,8 +284,8 @@ func.func @non_finite(%x: tensor<2x2xf32>) -> tensor<2x2xf32> {
 // measured gets no probe; it stays f32 with a reason and a warning, and the
 // other layers are still instrumented.
 // REFUSED-LABEL: func.func @weight_argument(
-// REFUSED-SAME:      -> (tensor<2x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>)
-// REFUSED-SAME:      attributes {quantune.probe_outputs = ["1:sum_y2", "1:sum_err2", "1:count"]}
+// REFUSED-SAME:      -> (tensor<2x2xf32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<i32>)
+// REFUSED-SAME:      attributes {quantune.probe_outputs = ["1:sum_y2", "1:sum_err2", "1:sum_err", "1:count"]}
 // REFUSED:         linalg.matmul {{{.*}}quantune.layer = 0 : i64, quantune.name = "proj", quantune.precision = #quantune.precision<f32>, quantune.reason = "weight is not a constant (it is a function argument)"}
 func.func @weight_argument(%x: tensor<2x2xf32>, %wa: tensor<2x2xf32>, %init: tensor<2x2xf32>) -> tensor<2x2xf32> {
   // expected-warning @below {{quantune-instrument: layer 0 ('proj') gets no probe and stays f32: weight is not a constant (it is a function argument)}}

@@ -15,8 +15,8 @@
 // CHECK-LABEL: func.func @lstm(
 // RANGES-SAME:     -> (tensor<2x2xf32>, tensor<f32>, tensor<f32>)
 // RANGES-SAME:     attributes {quantune.probe_outputs = ["2:min", "2:max"]}
-// LOCAL-SAME:      -> (tensor<2x2xf32>, tensor<f64>, tensor<f64>, tensor<i32>)
-// LOCAL-SAME:      attributes {quantune.probe_outputs = ["2:sum_y2", "2:sum_err2", "2:count"]}
+// LOCAL-SAME:      -> (tensor<2x2xf32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<i32>)
+// LOCAL-SAME:      attributes {quantune.probe_outputs = ["2:sum_y2", "2:sum_err2", "2:sum_err", "2:count"]}
 // CHECK:         scf.for
 // CHECK:           linalg.matmul {{{.*}}quantune.layer = 0 : i64, quantune.precision = #quantune.precision<f32>, quantune.reason = "weight is not a constant (it is computed by 'tensor.extract_slice')"}
 // CHECK:           linalg.matmul {{{.*}}quantune.layer = 1 : i64, quantune.precision = #quantune.precision<f32>, quantune.reason = "inside a loop body (recurrent layer)"}

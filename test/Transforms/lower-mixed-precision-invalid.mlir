@@ -93,3 +93,19 @@ func.func @act_qparams_si16(%a: tensor<2x3xf32>, %c: tensor<2x2xf32>) -> tensor<
     ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
 }
+
+// -----
+
+// A bias correction must have one value per output channel.
+func.func @bias_correction_size(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x2xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
+  // CHECK: error: layer 0 ('fc'): 'quantune.bias_correction' has 3 values for 2 output channels
+  // expected-error @+1 {{layer 0 ('fc'): 'quantune.bias_correction' has 3 values for 2 output channels}}
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.name = "fc", quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>,
+                      quantune.bias_correction = dense<[1.0, 2.0, 3.0]> : tensor<3xf32>}
+    ins(%a, %w : tensor<2x3xf32>, tensor<3x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}

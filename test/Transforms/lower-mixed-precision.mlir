@@ -52,6 +52,28 @@ func.func @gemm(%x: tensor<1x2xf32>) -> tensor<1x3xf32> {
 
 // -----
 
+// The same Gemm with a bias correction from the analysis (the mean int8
+// error of each output channel): it is added to the bias in the i32 start,
+//   round([0.01, -0.002, 0.0] / (s_x s_w)) = round([25.40, -20.32, 0]) = [25, -20, 0]
+// on top of -zp_x * sum_c(q) = [228, -687, -255].
+// CHECK-LABEL: func.func @gemm_bias_correction(
+// CHECK:         %[[INIT:.+]] = arith.constant dense<[253, -707, -255]> : tensor<3xi32>
+// CHECK:         linalg.matmul {{{.*}}quantune.bias_correction = dense<[0.00999999977, -2.000000e-03, 0.000000e+00]> : tensor<3xf32>{{.*}}}
+func.func @gemm_bias_correction(%x: tensor<1x2xf32>) -> tensor<1x3xf32> {
+  %wt = arith.constant dense<[[0.4, -1.0], [0.2, 0.25], [-0.2, 0.6]]> : tensor<3x2xf32>
+  %et = tensor.empty() : tensor<2x3xf32>
+  %w = linalg.transpose ins(%wt : tensor<3x2xf32>) outs(%et : tensor<2x3xf32>) permutation = [1, 0]
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x3xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x3xf32>) -> tensor<1x3xf32>
+  %y = linalg.matmul {quantune.layer = 0 : i64, quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.05, zero_point = 3>,
+                      quantune.bias_correction = dense<[0.01, -0.002, 0.0]> : tensor<3xf32>}
+    ins(%x, %w : tensor<1x2xf32>, tensor<2x3xf32>) outs(%init : tensor<1x3xf32>) -> tensor<1x3xf32>
+  return %y : tensor<1x3xf32>
+}
+
+// -----
+
 // Conv with its bias broadcast into the init: the bias is folded into the
 // i32 start value. The explicit tensor.pad stays f32 (quantize runs on the
 // padded tensor, so the padding becomes the zero point).

@@ -20,3 +20,39 @@ void QuantuneDialect::initialize() {
       >();
   registerAttributes();
 }
+
+LogicalResult
+QuantuneDialect::verifyOperationAttribute(Operation *op,
+                                          NamedAttribute attribute) {
+  StringRef name = attribute.getName().strref();
+  Attribute value = attribute.getValue();
+  if (name == kActQParamsCandidatesAttrName) {
+    auto candidates = dyn_cast<ArrayAttr>(value);
+    if (!candidates || candidates.empty())
+      return op->emitOpError()
+             << "'" << name
+             << "' must be a non-empty array of per-tensor #quantune.qparams";
+    for (Attribute candidate : candidates) {
+      auto qparams = dyn_cast<QParamsAttr>(candidate);
+      if (!qparams || qparams.isPerChannel())
+        return op->emitOpError()
+               << "'" << name
+               << "' must hold per-tensor #quantune.qparams, got " << candidate;
+    }
+    return success();
+  }
+  if (name == kBiasCorrectionAttrName) {
+    auto values = dyn_cast<DenseFPElementsAttr>(value);
+    if (!values || values.getType().getRank() != 1 ||
+        !values.getElementType().isF32())
+      return op->emitOpError() << "'" << name
+                               << "' must be a 1-D dense tensor of f32, got "
+                               << value;
+    for (const APFloat &v : values.getValues<APFloat>())
+      if (!v.isFinite())
+        return op->emitOpError()
+               << "'" << name << "' must hold finite values";
+    return success();
+  }
+  return success();
+}

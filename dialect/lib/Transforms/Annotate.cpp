@@ -16,6 +16,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <cmath>
+
 namespace mlir {
 namespace quantune {
 #define GEN_PASS_DEF_QUANTUNEANNOTATE
@@ -91,6 +93,37 @@ private:
         if (failed(qparams))
           return failure();
         layer->setAttr(QuantuneDialect::kActQParamsAttrName, *qparams);
+      } else if (key == "act_qparams_candidates") {
+        const json::Array *list = kv.second.getAsArray();
+        if (!list || list->empty())
+          return error() << "'act_qparams_candidates' must be a non-empty "
+                            "array of act_qparams objects";
+        SmallVector<Attribute> candidates;
+        for (const json::Value &item : *list) {
+          FailureOr<QParamsAttr> qparams = parseQParams(item);
+          if (failed(qparams))
+            return failure();
+          candidates.push_back(*qparams);
+        }
+        layer->setAttr(QuantuneDialect::kActQParamsCandidatesAttrName,
+                       ArrayAttr::get(ctx, candidates));
+      } else if (key == "bias_correction") {
+        const json::Array *list = kv.second.getAsArray();
+        if (!list || list->empty())
+          return error() << "'bias_correction' must be a non-empty array of "
+                            "numbers";
+        SmallVector<float> values;
+        for (const json::Value &item : *list) {
+          std::optional<double> number = item.getAsNumber();
+          if (!number || !std::isfinite(static_cast<float>(*number)))
+            return error() << "'bias_correction' values must be finite f32 "
+                              "numbers";
+          values.push_back(static_cast<float>(*number));
+        }
+        auto type = RankedTensorType::get(
+            {static_cast<int64_t>(values.size())}, Float32Type::get(ctx));
+        layer->setAttr(QuantuneDialect::kBiasCorrectionAttrName,
+                       DenseElementsAttr::get(type, ArrayRef<float>(values)));
       } else if (key == "metrics") {
         auto old = layer->getAttrOfType<MetricsAttr>(
             QuantuneDialect::kMetricsAttrName);
@@ -122,8 +155,8 @@ private:
                        StringAttr::get(ctx, *text));
       } else {
         return error() << "unknown key '" << key.str()
-                       << "' (expected id, act_qparams, metrics, precision, "
-                          "reason)";
+                       << "' (expected id, act_qparams, act_qparams_candidates, "
+                          "bias_correction, metrics, precision, reason)";
       }
     }
     // A layer with a reason cannot be quantized: it stays f32 whatever the

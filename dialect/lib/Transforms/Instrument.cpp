@@ -40,24 +40,35 @@ struct ProbeOutput {
 /// exact up to 2^24.
 static constexpr unsigned kMaxBins = 1u << 24;
 
-/// Reduces `inputs` (tensors of one shape) over all dimensions into a
-/// 0-d tensor of the float type `accType` starting from `initValue`;
-/// `combine` gets the elements, converted to `accType`, and the accumulator
-/// and returns the new accumulator.
-static Value reduceToScalar(
-    OpBuilder &b, Location loc, ValueRange inputs, FloatType accType,
-    double initValue,
+/// Reduces `inputs` (tensors of one static or dynamic shape) over every
+/// dimension except `keptDims` into a tensor of the float type `accType`
+/// whose shape is those dimensions' sizes (0-d when `keptDims` is empty;
+/// kept dimensions must be static), starting from `initValue`; `combine`
+/// gets the elements, converted to `accType`, and the accumulator and
+/// returns the new accumulator.
+static Value reduceKeeping(
+    OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<int64_t> keptDims,
+    FloatType accType, double initValue,
     function_ref<Value(OpBuilder &, Location, ValueRange, Value)> combine) {
   MLIRContext *ctx = b.getContext();
-  int64_t rank = cast<RankedTensorType>(inputs[0].getType()).getRank();
-  Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, accType);
+  auto inputType = cast<RankedTensorType>(inputs[0].getType());
+  int64_t rank = inputType.getRank();
+  SmallVector<int64_t> keptShape;
+  SmallVector<AffineExpr> keptExprs;
+  for (int64_t d : keptDims) {
+    keptShape.push_back(inputType.getDimSize(d));
+    keptExprs.push_back(getAffineDimExpr(d, ctx));
+  }
+  Value init = tensor::EmptyOp::create(b, loc, keptShape, accType);
   Value initScalar = arith::ConstantOp::create(
       b, loc, b.getFloatAttr(accType, initValue));
   init = linalg::FillOp::create(b, loc, initScalar, init).getResult(0);
   SmallVector<AffineMap> maps(inputs.size(), b.getMultiDimIdentityMap(rank));
-  maps.push_back(AffineMap::get(rank, 0, ctx));
+  maps.push_back(AffineMap::get(rank, 0, keptExprs, ctx));
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::reduction);
+  for (int64_t d : keptDims)
+    iterators[d] = utils::IteratorType::parallel;
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), inputs, init, maps, iterators,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
@@ -67,6 +78,15 @@ static Value reduceToScalar(
         linalg::YieldOp::create(nb, nl, combine(nb, nl, elements, args.back()));
       });
   return generic.getResult(0);
+}
+
+/// Reduces `inputs` over all dimensions into a 0-d tensor (reduceKeeping
+/// with no kept dimension).
+static Value reduceToScalar(
+    OpBuilder &b, Location loc, ValueRange inputs, FloatType accType,
+    double initValue,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> combine) {
+  return reduceKeeping(b, loc, inputs, {}, accType, initValue, combine);
 }
 
 /// Histogram of `input` with `bins` equal bins over [min, max] (tensor<f32>
@@ -376,42 +396,88 @@ InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
   }
   const LayerQuantization &quant = **prepared;
 
-  // The quantized twin: the same op on (Q(x), Q(W)) with the same init. It
-  // is no layer of its own, so it carries no quantune labels.
+  // The activation parameters to measure: the layer's candidates, or its
+  // act_qparams alone.
+  SmallVector<QParamsAttr> candidates;
+  auto candidateList = layer->getAttrOfType<ArrayAttr>(
+      QuantuneDialect::kActQParamsCandidatesAttrName);
+  if (candidateList) {
+    for (Attribute attr : candidateList) {
+      auto qparams = dyn_cast<QParamsAttr>(attr);
+      if (!qparams || qparams.isPerChannel())
+        return layer->emitError()
+               << "quantune-instrument: layer " << id << ": '"
+               << QuantuneDialect::kActQParamsCandidatesAttrName
+               << "' must hold per-tensor #quantune.qparams, got " << attr;
+      candidates.push_back(qparams);
+    }
+  } else {
+    candidates.push_back(quant.actQParams);
+  }
+  // Per-channel error sums (for bias correction) need static channel sizes.
+  FailureOr<SmallVector<int64_t>> channelDims = getOutputChannelDims(layer);
+  bool perChannel =
+      succeeded(channelDims) && llvm::all_of(*channelDims, [&](int64_t d) {
+        return !outputType.isDynamicDim(d);
+      });
+
+  // One quantized twin per candidate: the same op on (Q_k(x), Q(W)) with
+  // the same init. It is no layer of its own, so it carries no quantune
+  // labels.
   Location loc = layer.getLoc();
   Value input = layer.getDpsInputOperand(0)->get();
-  Value fqInput = buildFakeQuantActivation(b, loc, input, quant.actQParams);
-  Value fqWeight =
-      buildFakeQuantWeight(b, loc, quant.weight, quant.weightQuant);
-  auto twin = cast<linalg::LinalgOp>(b.clone(*layer));
-  stripQuantuneAttrs(twin);
-  twin.getDpsInputOperand(0)->set(fqInput);
-  getWeightOperand(twin).set(fqWeight);
-  Value twinOutput = twin->getResult(0);
+  Value fqWeight;
+  SmallVector<Value> twins;
+  for (QParamsAttr qparams : candidates) {
+    Value fqInput = buildFakeQuantActivation(b, loc, input, qparams);
+    if (!fqWeight)
+      fqWeight = buildFakeQuantWeight(b, loc, quant.weight, quant.weightQuant);
+    auto twin = cast<linalg::LinalgOp>(b.clone(*layer));
+    stripQuantuneAttrs(twin);
+    twin.getDpsInputOperand(0)->set(fqInput);
+    getWeightOperand(twin).set(fqWeight);
+    twins.push_back(twin->getResult(0));
+  }
 
   // The sums are accumulated and returned in f64: in f32 they overflow to
   // inf on layers with large activations (and inf / inf is NaN).
   FloatType f64 = b.getF64Type();
+  std::string prefix = std::to_string(id) + ":";
   Value sumY2 = reduceToScalar(
       b, loc, output, f64, 0.0,
       [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
         Value square = arith::MulFOp::create(nb, nl, elements[0], elements[0]);
         return arith::AddFOp::create(nb, nl, acc, square);
       });
-  Value sumErr2 = reduceToScalar(
-      b, loc, ValueRange{output, twinOutput}, f64, 0.0,
-      [](OpBuilder &nb, Location nl, ValueRange elements, Value acc) -> Value {
-        Value err = arith::SubFOp::create(nb, nl, elements[0], elements[1]);
-        Value square = arith::MulFOp::create(nb, nl, err, err);
-        return arith::AddFOp::create(nb, nl, acc, square);
-      });
+  outputs.push_back({sumY2, prefix + "sum_y2"});
+  for (auto [k, twinOutput] : llvm::enumerate(twins)) {
+    std::string suffix = candidateList ? "." + std::to_string(k) : "";
+    Value sumErr2 = reduceToScalar(
+        b, loc, ValueRange{output, twinOutput}, f64, 0.0,
+        [](OpBuilder &nb, Location nl, ValueRange elements,
+           Value acc) -> Value {
+          Value err = arith::SubFOp::create(nb, nl, elements[0], elements[1]);
+          Value square = arith::MulFOp::create(nb, nl, err, err);
+          return arith::AddFOp::create(nb, nl, acc, square);
+        });
+    outputs.push_back({sumErr2, prefix + "sum_err2" + suffix});
+    // sum (y - y') per output channel: the mean shift that bias correction
+    // removes.
+    if (!perChannel)
+      continue;
+    Value sumErr = reduceKeeping(
+        b, loc, ValueRange{output, twinOutput}, *channelDims, f64, 0.0,
+        [](OpBuilder &nb, Location nl, ValueRange elements,
+           Value acc) -> Value {
+          Value err = arith::SubFOp::create(nb, nl, elements[0], elements[1]);
+          return arith::AddFOp::create(nb, nl, acc, err);
+        });
+    outputs.push_back({sumErr, prefix + "sum_err" + suffix});
+  }
   FailureOr<Value> count = buildCount(b, loc, output);
   if (failed(count))
     return layer->emitError() << "quantune-instrument: the output of layer "
                               << id << " has more than 2^31 - 1 elements";
-  std::string prefix = std::to_string(id) + ":";
-  outputs.push_back({sumY2, prefix + "sum_y2"});
-  outputs.push_back({sumErr2, prefix + "sum_err2"});
   outputs.push_back({*count, prefix + "count"});
   return success();
 }

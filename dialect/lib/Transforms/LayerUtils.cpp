@@ -117,6 +117,23 @@ OpOperand &mlir::quantune::getWeightOperand(linalg::LinalgOp layer) {
   return *layer.getDpsInputOperand(1);
 }
 
+FailureOr<SmallVector<int64_t>>
+mlir::quantune::getOutputChannelDims(linalg::LinalgOp layer) {
+  AffineMap weightMap = layer.getMatchingIndexingMap(&getWeightOperand(layer));
+  AffineMap outMap = layer.getMatchingIndexingMap(layer.getDpsInitOperand(0));
+  auto isProjection = [](AffineMap map) {
+    return llvm::all_of(map.getResults(),
+                        [](AffineExpr e) { return isa<AffineDimExpr>(e); });
+  };
+  if (!isProjection(weightMap) || !isProjection(outMap))
+    return failure();
+  SmallVector<int64_t> dims;
+  for (auto [d, expr] : llvm::enumerate(outMap.getResults()))
+    if (weightMap.isFunctionOfDim(cast<AffineDimExpr>(expr).getPosition()))
+      dims.push_back(d);
+  return dims;
+}
+
 /// Weight dimensions that index the output: their loop dimension appears as
 /// a plain dimension in the output map too.
 static SmallVector<int64_t> outputChannelAxes(linalg::LinalgOp layer) {

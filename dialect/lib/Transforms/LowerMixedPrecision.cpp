@@ -199,15 +199,10 @@ planInt8Layer(linalg::LinalgOp layer, std::string &reason) {
   // also indexes the weight.
   AffineMap weightMap = layer.getMatchingIndexingMap(&weightOperand);
   AffineMap outMap = layer.getMatchingIndexingMap(&initOperand);
-  for (AffineExpr expr : weightMap.getResults())
-    if (!isa<AffineDimExpr>(expr))
-      return refuse("weight indexing map is not a projection");
-  for (AffineExpr expr : outMap.getResults())
-    if (!isa<AffineDimExpr>(expr))
-      return refuse("output indexing map is not a projection");
-  for (auto [d, expr] : llvm::enumerate(outMap.getResults()))
-    if (weightMap.isFunctionOfDim(cast<AffineDimExpr>(expr).getPosition()))
-      plan.channelDims.push_back(d);
+  FailureOr<SmallVector<int64_t>> channelDims = getOutputChannelDims(layer);
+  if (failed(channelDims))
+    return refuse("weight or output indexing map is not a projection");
+  plan.channelDims = std::move(*channelDims);
   plan.channels = 1;
   for (int64_t d : plan.channelDims)
     plan.channels *= outType.getDimSize(d);
@@ -271,6 +266,24 @@ planInt8Layer(linalg::LinalgOp layer, std::string &reason) {
   std::optional<std::vector<double>> bias =
       matchConstantInit(initOperand.get(), plan.channelDims, channels);
   plan.constantInit = bias.has_value();
+  // The analysis' bias correction (the mean int8 error of each channel on
+  // the calibration data) is added to the bias, or is the bias when the
+  // init is not a constant (that init is then added back in f32).
+  if (auto correction = layer->getAttrOfType<DenseFPElementsAttr>(
+          QuantuneDialect::kBiasCorrectionAttrName)) {
+    if (correction.getNumElements() != channels) {
+      layer->emitError() << describeLayer(layer) << ": '"
+                         << QuantuneDialect::kBiasCorrectionAttrName
+                         << "' has " << correction.getNumElements()
+                         << " values for " << channels << " output channels";
+      return failure();
+    }
+    if (!bias)
+      bias = std::vector<double>(channels, 0.0);
+    int64_t c = 0;
+    for (const APFloat &value : correction.getValues<APFloat>())
+      (*bias)[c++] += value.convertToDouble();
+  }
   if (bias) {
     for (int64_t c = 0; c < channels; ++c) {
       double b = (*bias)[c];

@@ -25,6 +25,9 @@ def Quantune_Dialect : Dialect {
     and can be handed to IREE as text.
   }];
   let useDefaultAttributePrinterParser = 1;
+  // Checks the discardable quantune.* attributes whose form the passes rely
+  // on (QuantuneDialect.cpp).
+  let hasOperationAttrVerify = 1;
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
   let extraClassDeclaration = [{
     void registerAttributes();
@@ -42,6 +45,13 @@ def Quantune_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kPrecisionAttrName = "quantune.precision";
     /// #quantune.qparams of a layer's input activation.
     static constexpr ::llvm::StringLiteral kActQParamsAttrName = "quantune.act_qparams";
+    /// Candidate #quantune.qparams of a layer's input activation (an array):
+    /// quantune-instrument{mode=local-error} measures the int8 twin under each.
+    static constexpr ::llvm::StringLiteral kActQParamsCandidatesAttrName = "quantune.act_qparams_candidates";
+    /// Added to an int8 layer's bias, one f32 per output channel (a 1-D
+    /// dense tensor, channels in row-major order over the output's channel
+    /// dimensions): the mean int8 error measured by inference 2.
+    static constexpr ::llvm::StringLiteral kBiasCorrectionAttrName = "quantune.bias_correction";
     /// Why a layer cannot be quantized (string); such layers stay f32.
     static constexpr ::llvm::StringLiteral kReasonAttrName = "quantune.reason";
     /// On an instrumented function: what each extra result holds, as

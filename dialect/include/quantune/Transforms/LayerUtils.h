@@ -41,6 +41,12 @@ struct ConstantWeight {
 /// The layer's weight operand: DPS input 1 of every quantizable op.
 OpOperand &getWeightOperand(linalg::LinalgOp layer);
 
+/// The dimensions of the layer's output (its DPS init) that index output
+/// channels: those whose loop dimension also indexes the weight, in output
+/// order. Fails when the weight or output indexing map is not a projection
+/// (a plain dimension per result).
+FailureOr<SmallVector<int64_t>> getOutputChannelDims(linalg::LinalgOp layer);
+
 /// True when `layer` is assigned `#quantune.precision<i8>`.
 bool isInt8Layer(Operation *layer);
 
