@@ -32,7 +32,7 @@ import numpy as np
 import onnx
 
 from quantune_mlir.calib_data import CalibrationInputs, ImageSpec, ModelInput, load_calibration_inputs
-from quantune_mlir.calibration import RANGE_METHODS, RangeObserver, percentile_range, qparams_for_range
+from quantune_mlir.calibration import RangeObserver
 from quantune_mlir.compiler import CompileError, compile_mlir
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_text
@@ -43,10 +43,15 @@ from quantune_mlir.onnx_model import graph_inputs, load_onnx
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.plan import LayerPlan, Plan
 from quantune_mlir.progress import report, track
+from quantune_mlir.range_choice import (
+    AUTO_METHODS, CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, LocalErrors, RangeCandidate, choose,
+    range_candidates,
+)
 from quantune_mlir.runtime import ModuleRunner
 from quantune_mlir.targets import parse_target
 
 METHODS = ("quantunev2", "sweep")
+
 # What every model goes through after import, for the analysis and for the
 # lowering alike, so that a saved plan meets the same IR as a fresh one.
 LABEL_PASSES = ("--quantune-label-layers", "--quantune-weight-metrics")
@@ -60,8 +65,13 @@ class AnalysisOptions:
     method: str = "quantunev2"
     budget: str = "fp32-fraction=0.1"
     ratio: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
-    calib_method: str = "minmax"
+    calib_method: str = DEFAULT_CALIB_METHOD
+    """A range method for every layer, or ``auto``: each layer keeps the
+    candidate of :data:`~quantune_mlir.range_choice.AUTO_METHODS` with the
+    lowest local int8 error in inference 2."""
     percentile: float = 99.99
+    bias_correction: bool = DEFAULT_BIAS_CORRECTION
+    """Add each int8 layer's mean local error per output channel (inference 2) to its bias."""
     bins: int = 128
     device: str = "local-task"
     keep_fp32: tuple[str, ...] = ()
@@ -94,6 +104,11 @@ def _sqnr_db(signal: float, error: float) -> float:
 def _histogram_bins(options: AnalysisOptions) -> int:
     """Min-max calibration needs no histogram: 0 leaves it out of inference 1."""
     return 0 if options.calib_method == "minmax" else options.bins
+
+
+def _chooses_in_inference_2(options: AnalysisOptions) -> bool:
+    """Whether the calibration itself needs inference 2 (range choice or bias correction)."""
+    return options.calib_method == "auto" or options.bias_correction
 
 
 def _describe_source(source: Any) -> str:
@@ -194,48 +209,89 @@ def _new_reasons(text: str, candidates: Sequence[Layer]) -> dict[int, str]:
     return {layer.id: layer.reason for layer in list_layers(text) if layer.id in ids and layer.reason}
 
 
-def _activation_qparams(observers: Mapping[int, RangeObserver], options: AnalysisOptions) -> dict[int, tuple[float, int]]:
-    out = {}
-    for layer_id, obs in observers.items():
-        if options.calib_method == "percentile":
-            lo, hi = percentile_range(obs, options.percentile)
-        else:
-            lo, hi = RANGE_METHODS[options.calib_method](obs)
-        out[layer_id] = qparams_for_range(lo, hi, bits=8)
-    return out
+def _range_candidates(observers: Mapping[int, RangeObserver], options: AnalysisOptions) -> dict[int, list[RangeCandidate]]:
+    """Each layer's candidate input ranges: the configured method's, or for
+    ``auto`` the distinct ranges of every method in AUTO_METHODS."""
+    methods = AUTO_METHODS if options.calib_method == "auto" else (options.calib_method,)
+    return {lid: range_candidates(obs, methods, options.percentile) for lid, obs in observers.items()}
+
+
+def _qparams_entry(candidate: RangeCandidate) -> dict[str, Any]:
+    return {"storage": "si8", "scale": candidate.scale, "zero_point": candidate.zero_point}
 
 
 def _local_error_pass(
     runner: ModuleRunner, instrumented: str, calib: CalibrationInputs
-) -> tuple[dict[int, dict[str, float]], dict[int, str]]:
-    """Inference 2: each layer's local activation SQNR and relative MSE.
-
-    Layers whose sums are not finite (activations beyond the float range)
-    get no metrics but a reason to stay f32.
-    """
+) -> dict[int, LocalErrors]:
+    """Inference 2: each layer's local error sums, per candidate range."""
     meta = probe_outputs(instrumented)
-    sums: dict[int, dict[str, float]] = {}
+    sums: dict[int, LocalErrors] = {}
     for sample in track(calib, len(calib), "inference 2 (local error)"):
         results = runner(*sample)
         n_model = len(results) - len(meta)
         for (layer_id, stat), value in zip(meta, results[n_model:]):
-            acc = sums.setdefault(layer_id, {})
-            acc[stat] = acc.get(stat, 0.0) + float(value)
-    metrics: dict[int, dict[str, float]] = {}
-    degenerate: dict[int, str] = {}
-    for layer_id, acc in sums.items():
-        signal, error = acc["sum_y2"], acc["sum_err2"]
-        if not (math.isfinite(signal) and math.isfinite(error)):
-            degenerate[layer_id] = (
+            sums.setdefault(layer_id, LocalErrors()).add(stat, value)
+    return sums
+
+
+@dataclass
+class _Tuning:
+    """What inference 2 decided per layer: metrics, range and bias correction."""
+
+    metrics: dict[int, dict[str, float]] = field(default_factory=dict)
+    chosen: dict[int, RangeCandidate] = field(default_factory=dict)
+    corrections: dict[int, np.ndarray] = field(default_factory=dict)
+    degenerate: dict[int, str] = field(default_factory=dict)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """quantune-annotate entries: chosen qparams, corrections, metrics and reasons."""
+        out: list[dict[str, Any]] = []
+        for lid in sorted(set(self.chosen) | set(self.metrics)):
+            entry: dict[str, Any] = {"id": lid}
+            if lid in self.chosen:
+                entry["act_qparams"] = _qparams_entry(self.chosen[lid])
+            if lid in self.corrections:
+                entry["bias_correction"] = _rounded_f32(self.corrections[lid])
+            if lid in self.metrics:
+                entry["metrics"] = self.metrics[lid]
+            out.append(entry)
+        return out + _reason_entries(self.degenerate)
+
+
+def _rounded_f32(values: np.ndarray) -> list[float]:
+    """``values`` as the f32 numbers the lowering will use, in their shortest exact form."""
+    return [float(f"{v:.9g}") for v in values.astype(np.float32).tolist()]
+
+
+def _tune(
+    sums: Mapping[int, LocalErrors], candidates: Mapping[int, list[RangeCandidate]], options: AnalysisOptions
+) -> _Tuning:
+    """Local metrics of each layer, its range (the candidate with the lowest
+    local error) and, with bias correction, its mean error per channel.
+
+    Layers whose sums are not finite (activations beyond the float range)
+    get no metrics but a reason to stay f32.
+    """
+    tuning = _Tuning()
+    for layer_id, errors in sums.items():
+        if not errors.finite():
+            tuning.degenerate[layer_id] = (
                 "its output energy is not finite in float arithmetic (sum of y^2 = "
-                f"{signal:g}), so its int8 error cannot be measured"
+                f"{errors.sum_y2:g}), so its int8 error cannot be measured"
             )
             continue
-        metrics[layer_id] = {
-            "act_sqnr": _sqnr_db(signal, error),
-            "act_mse": error / signal if signal > 0 else 0.0,
+        options_here = candidates.get(layer_id, [])
+        choice = choose(errors, max(len(options_here), 1), options.bias_correction)
+        signal = errors.sum_y2
+        tuning.metrics[layer_id] = {
+            "act_sqnr": _sqnr_db(signal, choice.error),
+            "act_mse": choice.error / signal if signal > 0 else 0.0,
         }
-    return metrics, degenerate
+        if options_here:
+            tuning.chosen[layer_id] = options_here[choice.index]
+        if choice.correction is not None and np.any(choice.correction != 0):
+            tuning.corrections[layer_id] = choice.correction
+    return tuning
 
 
 def _sweep_pass(
@@ -307,6 +363,32 @@ def _prepare(
     return calib, import_onnx(model)
 
 
+def _apply_tuning(
+    with_qparams: str,
+    tuning: _Tuning,
+    ranges_of: Mapping[int, list[RangeCandidate]],
+    candidates: Sequence[Layer],
+    notes: _Annotations,
+) -> str:
+    """``with_qparams`` with the chosen ranges and corrections, after the
+    lowering's feasibility checks. A layer that the choice makes infeasible
+    (a smaller input scale can push a bias past the accumulator) gets its
+    first candidate back, without correction, as before the choice."""
+    def annotate(t: _Tuning) -> str:
+        entries = [{k: v for k, v in e.items() if k != "metrics"} for e in t.entries() if "reason" not in e]
+        return run_quantune_opt(with_qparams, [notes.pass_flag(entries), "--quantune-lower-mixed-precision=check-only=true"])
+
+    tuned = annotate(tuning)
+    refused = _new_reasons(tuned, candidates)
+    reverted = [lid for lid in refused if tuning.chosen.get(lid) != ranges_of[lid][0] or lid in tuning.corrections]
+    if reverted:
+        for lid in reverted:
+            tuning.chosen[lid] = ranges_of[lid][0]
+            tuning.corrections.pop(lid, None)
+        tuned = annotate(tuning)
+    return tuned
+
+
 def run_analysis(
     model_path: str | os.PathLike[str],
     calib_source: Any,
@@ -320,8 +402,8 @@ def run_analysis(
     options = options or AnalysisOptions()
     if options.method not in METHODS:
         raise QuantuneError(f"unknown method '{options.method}'; expected one of {', '.join(METHODS)}")
-    if options.calib_method not in RANGE_METHODS:
-        raise QuantuneError(f"unknown calibration method '{options.calib_method}'; expected one of {', '.join(RANGE_METHODS)}")
+    if options.calib_method not in CALIB_METHODS:
+        raise QuantuneError(f"unknown calibration method '{options.calib_method}'; expected one of {', '.join(CALIB_METHODS)}")
     phases = _Phases()
     with phases("import", f"importing {model_path}"):
         calib, imported = _prepare(model_path, calib_source, input_shapes, image_spec, limit)
@@ -341,26 +423,31 @@ def run_analysis(
         runner = _compile(ranges, options, phases, "compile_1")
         with phases("inference_1", "  running"):
             observers, reference, unmeasured = _range_pass(runner, ranges, calib, candidates, "inference 1 (ranges)")
-            qparams = _activation_qparams(observers, options)
+            ranges_of = _range_candidates(observers, options)
         unmeasured.update(_new_reasons(ranges, candidates))
-        # Activation qparams, the layers kept f32 on request, then the layers
-        # the int8 lowering would refuse (they get a reason and stay f32).
+        # Activation qparams (the first candidate's; every candidate's for
+        # inference 2 to choose from), the layers kept f32 on request, then
+        # the layers the int8 lowering would refuse (they get a reason and
+        # stay f32).
         with phases("qparams", "  annotating activation ranges, checking int8 feasibility"):
+            entries: list[dict[str, Any]] = []
+            for lid, found in sorted(ranges_of.items()):
+                entry: dict[str, Any] = {"id": lid, "act_qparams": _qparams_entry(found[0])}
+                if len(found) > 1:
+                    entry["act_qparams_candidates"] = [_qparams_entry(c) for c in found]
+                entries.append(entry)
             with_qparams = run_quantune_opt(labelled, [
-                notes.pass_flag([
-                {"id": lid, "act_qparams": {"storage": "si8", "scale": s, "zero_point": z}}
-                    for lid, (s, z) in sorted(qparams.items())
-                ] + _reason_entries({**unmeasured, **kept})),
+                notes.pass_flag(entries + _reason_entries({**unmeasured, **kept})),
                 "--quantune-lower-mixed-precision=check-only=true",
             ])
         candidates = [layer for layer in list_layers(with_qparams) if not layer.reason]
-        act_metrics: dict[int, dict[str, float]] = {}
-        degenerate: dict[int, str] = {}
+        tuning = _Tuning(chosen={lid: found[0] for lid, found in ranges_of.items()})
         meaning: dict[str, str] = {}
-        if options.ranges_only:
-            ratio, passes = options.ratio, 1
-        elif options.method == "quantunev2":
-            report(f"inference 2: local int8 error over {len(calib)} inputs")
+        local_error = options.method == "quantunev2" and not options.ranges_only
+        if local_error or _chooses_in_inference_2(options):
+            what = "local int8 error" + (", range choice" if options.calib_method == "auto" else "") + (
+                ", bias correction" if options.bias_correction else "")
+            report(f"inference 2: {what} over {len(calib)} inputs")
             with phases("instrument_2", "  instrumenting"):
                 instrumented = run_quantune_opt(with_qparams, ["--quantune-instrument=mode=local-error"])
             # The local-error sums are f64 (f32 overflows on large outputs);
@@ -369,40 +456,56 @@ def run_analysis(
             # and a layer whose sums overflow stays f32 with a reason.
             runner = _compile(instrumented, options, phases, "compile_2", ("--iree-input-demote-f64-to-f32=false",))
             with phases("inference_2", "  running"):
-                act_metrics, degenerate = _local_error_pass(runner, instrumented, calib)
-            degenerate.update(_new_reasons(instrumented, candidates))
+                tuning = _tune(_local_error_pass(runner, instrumented, calib), ranges_of, options)
+            tuning.degenerate.update(_new_reasons(instrumented, candidates))
+            # The chosen ranges and corrections go through the lowering's
+            # checks again; a layer they make infeasible keeps its first
+            # candidate, uncorrected.
+            with phases("tune", "  annotating chosen ranges, checking int8 feasibility"):
+                tuned = _apply_tuning(with_qparams, tuning, ranges_of, candidates, notes)
+            if not local_error:
+                tuning.metrics = {}
+        else:
+            tuned = with_qparams
+        passes = 2 if local_error or _chooses_in_inference_2(options) else 1
+        candidates = [layer for layer in list_layers(tuned) if not layer.reason]
+        act_metrics = tuning.metrics
+        if options.ranges_only:
             ratio = options.ratio
-            passes = 2
+        elif options.method == "quantunev2":
+            ratio = options.ratio
             meaning = {
-                "act_sqnr": "local SQNR (dB) of the layer output with int8 input and weights, on the fp32 input",
+                "act_sqnr": "local SQNR (dB) of the layer output with int8 input and weights, on the fp32 input"
+                + (", after bias correction" if options.bias_correction else ""),
                 "act_mse": "local relative MSE of the layer output, same setting",
             }
         else:
             report(f"sweep: {len(candidates)} layers x {len(calib)} inputs")
-            switchable = run_quantune_opt(with_qparams, ["--quantune-fake-quantize=switchable=true"])
+            switchable = run_quantune_opt(tuned, ["--quantune-fake-quantize=switchable=true"])
             degenerate = _new_reasons(switchable, candidates)
+            tuning.degenerate.update(degenerate)
             candidates = [layer for layer in candidates if layer.id not in degenerate]
             runner = _compile(switchable, options, phases, "compile_sweep")
             with phases("sweep", "  running"):
                 act_metrics = _sweep_pass(runner, calib, candidates, reference)
             # The sweep ranks by model-output degradation only.
             ratio = (0.0, 1.0, 0.0, 1.0)
-            passes = 1 + len(candidates)
+            passes += len(candidates)
             meaning = {
                 "act_sqnr": "SQNR (dB) of the model output with only this layer fake-quantized",
                 "act_mse": "relative MSE of the model output with only this layer fake-quantized",
             }
         if options.ranges_only:
             with phases("assign", "every layer that can be int8 is i8"):
-                final = run_quantune_opt(with_qparams, [notes.pass_flag(
+                final = run_quantune_opt(tuned, [notes.pass_flag(
                     [{"id": layer.id, "precision": "i8"} for layer in candidates]
                 )])
         else:
             with phases("assign", f"assigning precisions under budget {options.budget}"):
-                final = run_quantune_opt(with_qparams, [
+                final = run_quantune_opt(tuned, [
                     notes.pass_flag(
                         [{"id": lid, "metrics": m} for lid, m in sorted(act_metrics.items())]
-                        + _reason_entries(degenerate)
+                        + _reason_entries(tuning.degenerate)
                     ),
                     f"--quantune-assign-precision=ratio={','.join(repr(float(r)) for r in ratio)} budget={options.budget}",
                 ])
@@ -424,6 +527,8 @@ def run_analysis(
             weight_mse=m.get("weight_mse"), act_mse=m.get("act_mse"),
             act_scale=q.get("scale"), act_zero_point=int(q.get("zero_point", 0)) if q else None,
             reason=layer.reason,
+            act_range=tuning.chosen[layer.id].method if q and layer.id in tuning.chosen else None,
+            bias_correction=_rounded_f32(tuning.corrections[layer.id]) if layer.id in tuning.corrections else None,
         ))
     plan = Plan(
         model=str(model_path),
@@ -434,7 +539,9 @@ def run_analysis(
             "source": _describe_source(calib_source),
             "samples": len(calib),
             "method": options.calib_method,
-            **({"percentile": options.percentile} if options.calib_method == "percentile" else {}),
+            **({"percentile": options.percentile} if options.calib_method in ("percentile", "auto") else {}),
+            **({"candidates": list(AUTO_METHODS)} if options.calib_method == "auto" else {}),
+            "bias_correction": options.bias_correction,
             "histogram_bins": _histogram_bins(options),
         },
         inferences={"passes": passes, "model_runs": passes * len(calib)},

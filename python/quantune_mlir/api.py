@@ -27,6 +27,7 @@ from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import check_paths, path_or_none
 from quantune_mlir.lowering import PRECISIONS
 from quantune_mlir.plan import Plan, format_table
+from quantune_mlir.range_choice import CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD
 from quantune_mlir.pipeline import QuantizeOptions, QuantizeResult, quantize_model
 
 PathLike = str | os.PathLike[str]
@@ -114,16 +115,19 @@ def _shape_specs(value: Sequence[str] | Mapping[str, Sequence[int]] | None) -> l
 
 def _analysis_options(
     method: str, budget: str, ratio: str | Sequence[float], calib_method: str, percentile: float, bins: int,
-    keep_fp32: Sequence[str], device: str,
+    keep_fp32: Sequence[str], device: str, bias_correction: bool,
 ) -> AnalysisOptions:
     if not 0 < percentile <= 100:
         raise QuantuneError(f"bad --percentile {percentile}: expected a number in (0, 100]")
     if bins < 1:
         raise QuantuneError(f"bad --bins {bins}: expected a positive number of histogram bins")
+    if calib_method not in CALIB_METHODS:
+        raise QuantuneError(f"unknown --calib-method '{calib_method}'; expected one of {', '.join(CALIB_METHODS)}")
     check_budget(budget)
     return AnalysisOptions(
         method=method, budget=budget, ratio=parse_ratio(ratio), calib_method=calib_method,
         percentile=percentile, bins=bins, device=device, keep_fp32=tuple(str(k) for k in keep_fp32),
+        bias_correction=bool(bias_correction),
     )
 
 
@@ -140,7 +144,8 @@ def analyze(
     method: str = "quantunev2",
     budget: str = "fp32-fraction=0.1",
     ratio: str | Sequence[float] = (1.0, 1.0, 1.0, 1.0),
-    calib_method: str = "minmax",
+    calib_method: str = DEFAULT_CALIB_METHOD,
+    bias_correction: bool = DEFAULT_BIAS_CORRECTION,
     percentile: float = 99.99,
     bins: int = 128,
     keep_fp32: Sequence[str] = (),
@@ -158,7 +163,9 @@ def analyze(
     (ONNX node names or ids) that stay fp32 whatever their sensitivity.
     With ``output`` the plan is also written as JSON.
     """
-    options = _analysis_options(method, budget, ratio, calib_method, percentile, bins, keep_fp32, device)
+    options = _analysis_options(
+        method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction
+    )
     _check_limit(limit)
     check_paths({"model": model, "--calib": path_or_none(calib)}, {"-o": output, "--emit-mlir": emit_mlir})
     plan = run_analysis(model, calib, options, _shape_specs(input_shapes), _image_spec(image_spec), limit, emit_mlir).plan
@@ -182,7 +189,8 @@ def quantize(
     method: str = "quantunev2",
     budget: str = "fp32-fraction=0.1",
     ratio: str | Sequence[float] = (1.0, 1.0, 1.0, 1.0),
-    calib_method: str = "minmax",
+    calib_method: str = DEFAULT_CALIB_METHOD,
+    bias_correction: bool = DEFAULT_BIAS_CORRECTION,
     percentile: float = 99.99,
     bins: int = 128,
     keep_fp32: Sequence[str] = (),
@@ -206,7 +214,9 @@ def quantize(
     _check_limit(limit)  # the target and the paths: quantize_model checks them first
     options = QuantizeOptions(
         target=target, fold=fold, precision=precision, recipe=recipe,  # type: ignore[arg-type]
-        analysis=_analysis_options(method, budget, ratio, calib_method, percentile, bins, keep_fp32, device),
+        analysis=_analysis_options(
+        method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction
+    ),
     )
     result = quantize_model(
         model, output, calib=calib, plan_path=plan, options=options, input_shapes=_shape_specs(input_shapes),

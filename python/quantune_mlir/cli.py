@@ -17,6 +17,7 @@ import numpy as np
 from quantune_mlir import __version__
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import check_paths, staged_outputs
+from quantune_mlir.range_choice import CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD
 
 EPILOG = """\
 one command, model to deployable module:
@@ -134,6 +135,7 @@ def _analysis_kwargs(args: argparse.Namespace) -> dict:
         budget=args.budget,
         ratio=parse_ratio(args.ratio, "--ratio"),
         calib_method=args.calib_method,
+        bias_correction=args.bias_correction,
         percentile=args.percentile,
         bins=args.bins,
         keep_fp32=[name for group in args.keep_fp32 for name in group.split(",") if name],
@@ -236,8 +238,13 @@ def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
                    "int8-mac-share=P; default: fp32-fraction=0.1")
     p.add_argument("--ratio", default="1,1,1,1",
                    help="weights of weight_sqnr,act_sqnr,weight_mse,act_mse in the sensitivity; default: 1,1,1,1")
-    p.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
-                   help="activation range calibration; default: minmax")
+    p.add_argument("--calib-method", default=DEFAULT_CALIB_METHOD, choices=list(CALIB_METHODS),
+                   help="activation range calibration: one method for every layer, or auto (each layer keeps "
+                   "the minmax, percentile or mse range with the lowest local int8 error, measured in "
+                   f"inference 2); default: {DEFAULT_CALIB_METHOD}")
+    p.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=DEFAULT_BIAS_CORRECTION,
+                   help="add each int8 layer's mean local error per output channel (measured in inference 2) "
+                   f"to its bias; default: {'on' if DEFAULT_BIAS_CORRECTION else 'off'}")
     p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile; default: 99.99")
     p.add_argument("--bins", type=int, default=128, help="histogram bins per sample in inference 1 (percentile and mse); default: 128")
     p.add_argument("--image-spec", help="preprocessing for an image folder, e.g. "

@@ -96,6 +96,6 @@ def probe_outputs(mlir_text: str) -> list[tuple[int, str]]:
     if not match:
         return []
     out = []
-    for item in re.findall(r'"(\d+):([a-z_0-9]+)"', match.group(1)):
+    for item in re.findall(r'"(\d+):([a-z_0-9.]+)"', match.group(1)):
         out.append((int(item[0]), item[1]))
     return out

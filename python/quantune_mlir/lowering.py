@@ -59,6 +59,8 @@ def plan_annotations(plan: Plan, precision: Precision = "plan") -> list[dict[str
         has_qparams = layer.act_scale is not None and layer.act_zero_point is not None
         if has_qparams:
             entry["act_qparams"] = {"storage": "si8", "scale": layer.act_scale, "zero_point": layer.act_zero_point}
+        if layer.bias_correction:
+            entry["bias_correction"] = layer.bias_correction
         if precision == "fp32":
             chosen = "f32"
         elif precision == "int8":

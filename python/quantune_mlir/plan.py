@@ -41,6 +41,11 @@ class LayerPlan:
     act_zero_point: int | None = None
     reason: str | None = None
     """Why the layer cannot be quantized, when it is forced to f32."""
+    act_range: str | None = None
+    """The range method the activation qparams come from (``minmax``,
+    ``percentile 99.99``, ``mse``), chosen per layer with ``--calib-method auto``."""
+    bias_correction: list[float] | None = None
+    """Added to the int8 layer's bias, one value per output channel (``--bias-correction``)."""
 
 
 @dataclass
@@ -122,17 +127,20 @@ def _fmt(value: float | int | None, spec: str) -> str:
 
 def format_table(plan: Plan) -> str:
     """The per-layer table printed by ``quantune analyze``."""
-    headers = ["id", "name", "kind", "params", "MACs", "SQNR_w", "SQNR_a", "MSE_w", "MSE_a", "sens", "prec"]
+    headers = ["id", "name", "kind", "params", "MACs", "SQNR_w", "SQNR_a", "MSE_w", "MSE_a", "sens", "range", "prec"]
     rows = []
     for layer in plan.layers:
+        act_range = layer.act_range or "-"
+        if layer.bias_correction:
+            act_range += " +bc"
         rows.append([
             str(layer.id), layer.name, layer.kind, _fmt(layer.params, "d"), _fmt(layer.macs, "d"),
             _fmt(layer.weight_sqnr, ".1f"), _fmt(layer.act_sqnr, ".1f"),
             _fmt(layer.weight_mse, ".2e"), _fmt(layer.act_mse, ".2e"),
-            _fmt(layer.sensitivity, ".3f"), layer.precision + (" *" if layer.reason else ""),
+            _fmt(layer.sensitivity, ".3f"), act_range, layer.precision + (" *" if layer.reason else ""),
         ])
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    left = {1, 2}
+    left = {1, 2, 10}
     def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     out = [line(headers), line(["-" * w for w in widths])]
@@ -144,4 +152,6 @@ def format_table(plan: Plan) -> str:
     how = (f"method {plan.method}, budget {plan.budget}; {passes} passes over "
            f"{plan.calibration.get('samples', 0)} calibration inputs") if passes else f"method {plan.method}, no analysis"
     out.append(f"{plan.int8_layers}/{len(plan.layers)} layers in i8; {how}")
+    if any(layer.bias_correction for layer in plan.layers):
+        out.append("+bc: the layer's bias is corrected by its mean int8 error per output channel")
     return "\n".join(out)

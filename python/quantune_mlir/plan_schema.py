@@ -26,7 +26,7 @@ TOP_REQUIRED = ("model", "method", "budget", "ratio", "calibration", "inferences
 TOP_FIELDS = (*TOP_REQUIRED, "version", "metric_meaning", "phases_seconds")
 LAYER_REQUIRED = ("id", "name", "kind", "params", "macs", "precision")
 METRICS = ("sensitivity", "weight_sqnr", "act_sqnr", "weight_mse", "act_mse")
-LAYER_FIELDS = (*LAYER_REQUIRED, *METRICS, "act_scale", "act_zero_point", "reason")
+LAYER_FIELDS = (*LAYER_REQUIRED, *METRICS, "act_scale", "act_zero_point", "reason", "act_range", "bias_correction")
 
 
 class _Bad(Exception):
@@ -74,6 +74,15 @@ def _optional_string(value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
         raise _Bad("a string or null")
     return value
+
+
+def _finite_numbers(value: Any) -> list[float] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, list) or not value
+            or not all(_is_number(v) and math.isfinite(v) for v in value)):
+        raise _Bad("a non-empty array of finite numbers or null")
+    return [float(v) for v in value]
 
 
 def _count(value: Any) -> int | None:
@@ -144,6 +153,8 @@ LAYER_RULES: dict[str, Callable[[Any], Any]] = {
     "act_scale": _scale,
     "act_zero_point": _zero_point,
     "reason": _optional_string,
+    "act_range": _optional_string,
+    "bias_correction": _finite_numbers,
 }
 
 

@@ -214,7 +214,7 @@ def test_local_error_matches_numpy(model: dict, tmp_path: Path) -> None:
     text = annotate(model["labelled"], tmp_path, qp)
     text = run_quantune_opt(text, ["--quantune-instrument=mode=local-error"])
     names = probe_outputs(text)
-    assert names == ["0:sum_y2", "0:sum_err2", "0:count", "1:sum_y2", "1:sum_err2", "1:count"]
+    assert names == ["0:sum_y2", "0:sum_err2", "0:sum_err", "0:count", "1:sum_y2", "1:sum_err2", "1:sum_err", "1:count"]
     outputs = run_module(compile_module(text, tmp_path, "local_error"), [x])
     stats = dict(zip(names, outputs[1:]))
     assert_close(outputs[0], forward(w, x, {}, set()), rtol=1e-4)
@@ -232,6 +232,45 @@ def test_local_error_matches_numpy(model: dict, tmp_path: Path) -> None:
         np.testing.assert_allclose(stats[f"{layer}:sum_err2"], sum_err2, rtol=1e-4)
         assert stats[f"{layer}:count"].dtype == np.int32
         assert int(stats[f"{layer}:count"]) == y.size
+        # sum (y - y') per output channel: the conv's F axis, the gemm's columns.
+        channel_axis = 1
+        other = tuple(a for a in range(y.ndim) if a != channel_axis)
+        per_channel = np.sum(y - yq, axis=other)
+        assert stats[f"{layer}:sum_err"].shape == per_channel.shape
+        np.testing.assert_allclose(stats[f"{layer}:sum_err"], per_channel, rtol=1e-3,
+                                   atol=1e-4 * float(np.max(np.abs(per_channel))))
+
+
+def test_local_error_per_candidate_matches_numpy(model: dict, tmp_path: Path) -> None:
+    """With candidate ranges, each gets its own twin and sums (index suffix)."""
+    w, x = model["weights"], model["x"]
+    qp = qparams(w, x)
+    xp, f = layer_inputs(w, x)
+    # Conv input: the default range, a wider and a much narrower one.
+    conv_candidates = [qp[0], (qp[0][0] * 1.5, CONV_ZP), (qp[0][0] * 0.25, 0)]
+    text = annotate(model["labelled"], tmp_path, qp)
+    entry = {"id": 0, "act_qparams_candidates": [
+        {"storage": "si8", "scale": s, "zero_point": z} for s, z in conv_candidates]}
+    path = tmp_path / "candidates.json"
+    path.write_text(json.dumps({"version": 1, "layers": [entry]}))
+    text = run_quantune_opt(text, [f"--quantune-annotate=file={path}", "--quantune-instrument=mode=local-error"])
+    names = probe_outputs(text)
+    assert names[:8] == ["0:sum_y2", "0:sum_err2.0", "0:sum_err.0", "0:sum_err2.1", "0:sum_err.1",
+                         "0:sum_err2.2", "0:sum_err.2", "0:count"]
+    outputs = run_module(compile_module(text, tmp_path, "candidates"), [x])
+    stats = dict(zip(names, outputs[1:]))
+    bias = w["B1"][None, :, None, None]
+    y = conv2d(xp, w["W1"]) + bias
+    errors = []
+    for k, (scale, zp) in enumerate(conv_candidates):
+        yq = conv2d(fq_act(xp, scale, zp), fq_weight(w["W1"], axis=0)) + bias
+        err2 = float(np.sum((y - yq) ** 2))
+        errors.append(err2)
+        np.testing.assert_allclose(stats[f"0:sum_err2.{k}"], err2, rtol=1e-4)
+        np.testing.assert_allclose(stats[f"0:sum_err.{k}"], np.sum(y - yq, axis=(0, 2, 3)), rtol=1e-3,
+                                   atol=1e-4 * float(np.max(np.abs(y - yq))) * y[0, 0].size)
+    # The candidates really differ: the narrow range clips and is worst.
+    assert errors[2] > 2 * max(errors[0], errors[1])
 
 
 def test_fake_quantize_matches_numpy(model: dict, tmp_path: Path) -> None:
