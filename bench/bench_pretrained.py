@@ -1,0 +1,276 @@
+"""Pretrained networks: how much each quantization method keeps of fp32.
+
+For every network of bench/imagenet/nets.py, on views of natural photos
+from installed packages (bench/imagenet/photos.py; calibration and
+evaluation photos are disjoint), against the fp32 network in onnxruntime:
+
+- onnxruntime ``quantize_static`` (QDQ, per-channel int8, MinMax and
+  Percentile calibrators), run in onnxruntime;
+- our modules (IREE, host CPU, CPU recipe) for several calibration recipes
+  (``--configs``: range method and bias correction): uniform int8 and
+  QuantuneV2 at 10 % fp32 layers;
+- for the default recipe, QuantuneV2 at every ``--budgets`` fraction, the
+  per-layer sweep's ranking and a random ranking (``--seeds`` seeds) at the
+  same budgets. The three rankings share the recipe's activation ranges
+  and bias corrections, so they differ only in which layers stay fp32.
+
+Metrics (bench/imagenet/fidelity.py): top-1 and top-5 agreement, agreement
+on confident views, mean KL and output SQNR. Analyses, reference outputs
+and modules are cached in ``--workdir``.
+
+Usage: python bench/bench_pretrained.py --out bench/out/pretrained.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent / "imagenet"))
+
+import photos  # noqa: E402
+from fidelity import CONFIDENT_MARGIN, fidelity  # noqa: E402
+from nets import NETS, Net  # noqa: E402
+
+from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, run_analysis  # noqa: E402
+from quantune_mlir.compiler import compile_mlir  # noqa: E402
+from quantune_mlir.importer import import_onnx  # noqa: E402
+from quantune_mlir.jsonio import annotations_json  # noqa: E402
+from quantune_mlir.lowering import lower_plan, plan_annotations  # noqa: E402
+from quantune_mlir.onnx_model import load_onnx  # noqa: E402
+from quantune_mlir.opt import run_quantune_opt  # noqa: E402
+from quantune_mlir.plan import Plan, load_plan  # noqa: E402
+from quantune_mlir.replan import random_plan, replan  # noqa: E402
+from quantune_mlir.runtime import ModuleRunner  # noqa: E402
+from quantune_mlir.targets import parse_target  # noqa: E402
+
+# Calibration recipes: (range method, bias correction).
+CONFIGS = {
+    "minmax": ("minmax", False),
+    "percentile": ("percentile", False),
+    "mse": ("mse", False),
+    "auto": ("auto", False),
+    "minmax+bc": ("minmax", True),
+    "auto+bc": ("auto", True),
+}
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Bench:
+    """One network: its data, reference outputs, analyses and modules, cached in ``work``."""
+
+    def __init__(self, net: Net, work: Path, calib_count: int, views_per_photo: int) -> None:
+        self.net, self.work = net, work
+        work.mkdir(parents=True, exist_ok=True)
+        self.model = net.build(work.parent / "onnx")
+        calib_photos, eval_photos = photos.split(photos.all_photos(work.parent / "photos"))
+        self.photos = {"calibration": [p.key for p in calib_photos], "evaluation": [p.key for p in eval_photos]}
+        self.calib = photos.stack(photos.calib_crops(calib_photos, calib_count), net.preprocess)
+        self.x = photos.stack(photos.eval_crops(eval_photos, views_per_photo), net.preprocess)
+        self.reference = self._ort_outputs(self.model, "reference")
+        self.labelled: str | None = None
+        self.host = parse_target("host")
+
+    def _ort_outputs(self, model: Path, name: str) -> np.ndarray:
+        cached = self.work / f"{name}-{len(self.x)}.npy"
+        if cached.is_file():
+            return np.load(cached)
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+        input_name = session.get_inputs()[0].name
+        out = np.concatenate([session.run(None, {input_name: self.x[i : i + 1]})[0] for i in range(len(self.x))])
+        np.save(cached, out)
+        return out
+
+    def score(self, outputs: np.ndarray) -> dict:
+        return fidelity(outputs, self.reference, self.net.outputs_probabilities)
+
+    # ------------------------------------------------------------------ analyses
+
+    def analysis(self, config: str, method: str = "quantunev2") -> Plan:
+        path = self.work / f"plan-{method}-{config}-{len(self.calib)}.json"
+        if path.is_file():
+            return load_plan(path)
+        calib_method, bias_correction = CONFIGS[config]
+        start = time.perf_counter()
+        result = run_analysis(self.model, self.calib, AnalysisOptions(
+            method=method, calib_method=calib_method, bias_correction=bias_correction, budget="fp32-fraction=0.1",
+        ))
+        result.plan.phases_seconds["total"] = round(time.perf_counter() - start, 1)
+        self.labelled = result.labelled
+        result.plan.save(path, timings=True)
+        return result.plan
+
+    def labelled_ir(self) -> str:
+        if self.labelled is None:
+            self.labelled = run_quantune_opt(import_onnx(load_onnx(self.model)), LABEL_PASSES)
+        return self.labelled
+
+    # ------------------------------------------------------------------ modules
+
+    def measure(self, plan: Plan, precision: str = "plan") -> dict:
+        entries = plan_annotations(plan, precision)
+        key = hashlib.sha256(annotations_json(entries).encode()).hexdigest()[:16]
+        cached = self.work / f"module-{key}.json"
+        if cached.is_file():
+            return json.loads(cached.read_text())
+        lowered = lower_plan(self.labelled_ir(), plan, precision=precision)
+        vmfb = self.work / f"module-{key}.vmfb"
+        compile_mlir(lowered.text, self.host, vmfb, recipe=True)
+        runner = ModuleRunner(vmfb, "local-task")
+        outputs = np.concatenate([runner(self.x[i : i + 1])[0] for i in range(len(self.x))])
+        vmfb.unlink()
+        record = {**self.score(outputs), "int8_layers": lowered.int8_layers,
+                  "fp32_layers": len(plan.layers) - lowered.int8_layers, "folded_pairs": lowered.folded_pairs}
+        cached.write_text(json.dumps(record))
+        return record
+
+    def ort_static(self, method: str) -> dict:
+        from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+        import onnxruntime as ort
+
+        out = self.work / f"ort-{method}-{len(self.calib)}.onnx"
+        if not out.is_file():
+            session = ort.InferenceSession(str(self.model), providers=["CPUExecutionProvider"])
+            name = session.get_inputs()[0].name
+            calib = self.calib
+
+            class Reader(CalibrationDataReader):
+                def __init__(self) -> None:
+                    self.items = iter([{name: calib[i : i + 1]} for i in range(len(calib))])
+
+                def get_next(self) -> dict | None:
+                    return next(self.items, None)
+
+            model = self.model
+            if load_onnx_opset(model) < 13:  # per-channel QDQ needs opset 13
+                import onnx
+
+                model = self.work / "opset13.onnx"
+                onnx.save(onnx.version_converter.convert_version(onnx.load(self.model), 13), model)
+            quantize_static(str(model), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                            calibrate_method={"minmax": CalibrationMethod.MinMax,
+                                              "percentile": CalibrationMethod.Percentile}[method])
+        return self.score(self._ort_outputs(out, f"ort-{method}-{len(self.calib)}"))
+
+
+def load_onnx_opset(path: Path) -> int:
+    import onnx
+
+    model = onnx.load(path, load_external_data=False)
+    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+
+
+def _spread(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values)}
+
+
+def run_net(bench: Bench, configs: list[str], default: str, budgets: list[float], seeds: int, sweep: bool) -> dict:
+    net = bench.net
+    result: dict = {"family": net.family, "classes": net.classes, "views": len(bench.x),
+                    "calibration_views": len(bench.calib), "photos": bench.photos}
+    fp32 = bench.analysis(default)  # also the source of the layer list
+    result["layers"] = len(fp32.layers)
+    _log(f"[{net.name}] fp32 module")
+    result["fp32"] = bench.measure(fp32, "fp32")
+    for method in ("minmax", "percentile"):
+        _log(f"[{net.name}] onnxruntime quantize_static {method}")
+        result[f"ort_{method}"] = bench.ort_static(method)
+    result["configs"] = {}
+    for config in configs:
+        _log(f"[{net.name}] recipe {config}")
+        plan = bench.analysis(config)
+        result["configs"][config] = {
+            "plan_seconds": plan.phases_seconds.get("total"),
+            "act_ranges": _count(layer.act_range for layer in plan.layers if layer.act_range),
+            "int8": bench.measure(plan, "int8"),
+            "quantunev2_0.1": bench.measure(replan(plan, bench.labelled_ir(), "fp32-fraction=0.1")),
+        }
+    plan = bench.analysis(default)
+    labelled = bench.labelled_ir()
+    rankings: dict = {"quantunev2": {}, "random": {}}
+    sweep_plan = bench.analysis(default, "sweep") if sweep else None
+    if sweep_plan is not None:
+        rankings["sweep"] = {}
+        result["sweep_plan_seconds"] = sweep_plan.phases_seconds.get("total")
+        result["quantunev2_plan_seconds"] = plan.phases_seconds.get("total")
+    for fraction in budgets:
+        budget = f"fp32-fraction={fraction:g}"
+        _log(f"[{net.name}] rankings at {budget}")
+        rankings["quantunev2"][f"{fraction:g}"] = bench.measure(replan(plan, labelled, budget))
+        if sweep_plan is not None:
+            # The sweep's ranking, on the recipe's ranges and corrections.
+            scores = {layer.id: layer.act_sqnr for layer in sweep_plan.layers if layer.act_sqnr is not None}
+            ranked = replan(plan, labelled, budget, ratio=(0.0, 1.0, 0.0, 0.0), act_sqnr=scores, method="sweep")
+            rankings["sweep"][f"{fraction:g}"] = bench.measure(ranked)
+        runs = [bench.measure(random_plan(plan, labelled, budget, seed)) for seed in range(seeds)]
+        rankings["random"][f"{fraction:g}"] = {
+            metric: _spread([r[metric] for r in runs]) for metric in ("top1", "confident_top1", "mean_kl")
+            if all(r[metric] is not None for r in runs)
+        }
+    result["rankings"] = rankings
+    result["sensitivity"] = [
+        {"id": layer.id, "name": layer.name, "kind": layer.kind, "quantunev2": layer.sensitivity,
+         "local_act_sqnr": layer.act_sqnr, "act_range": layer.act_range,
+         "sweep_output_sqnr": next((s.act_sqnr for s in sweep_plan.layers if s.id == layer.id), None)
+         if sweep_plan is not None else None}
+        for layer in plan.layers
+    ]
+    return result
+
+
+def _count(items: object) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:  # type: ignore[attr-defined]
+        counts[item] = counts.get(item, 0) + 1
+    return counts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out" / "pretrained-work")
+    parser.add_argument("--nets", default=",".join(NETS))
+    parser.add_argument("--calib", type=int, default=256, help="calibration views")
+    parser.add_argument("--views-per-photo", type=int, default=9)
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="calibration recipes to compare")
+    parser.add_argument("--default", default="auto+bc", help="the recipe the rankings are compared on")
+    parser.add_argument("--budgets", default="0.05,0.1,0.2")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--no-sweep", action="store_true")
+    args = parser.parse_args()
+    out: dict = {
+        "command": "python " + " ".join(sys.argv),
+        "machine": f"{platform.platform()}, {platform.machine()}",
+        "confident_margin": CONFIDENT_MARGIN,
+        "default_recipe": args.default,
+        "nets": {},
+    }
+    for name in args.nets.split(","):
+        start = time.perf_counter()
+        bench = Bench(NETS[name], args.workdir / name, args.calib, args.views_per_photo)
+        out["nets"][name] = run_net(bench, args.configs.split(","), args.default,
+                                    [float(b) for b in args.budgets.split(",")], args.seeds, not args.no_sweep)
+        out["nets"][name]["bench_seconds"] = round(time.perf_counter() - start, 1)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2))
+        _log(f"[{name}] done in {out['nets'][name]['bench_seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
