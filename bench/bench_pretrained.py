@@ -52,14 +52,15 @@ from quantune_mlir.replan import random_plan, replan  # noqa: E402
 from quantune_mlir.runtime import ModuleRunner  # noqa: E402
 from quantune_mlir.targets import parse_target  # noqa: E402
 
-# Calibration recipes: (range method, bias correction).
+# Analysis recipes: (range method, bias correction, propagation-aware ranking).
 CONFIGS = {
-    "minmax": ("minmax", False),
-    "percentile": ("percentile", False),
-    "mse": ("mse", False),
-    "auto": ("auto", False),
-    "minmax+bc": ("minmax", True),
-    "auto+bc": ("auto", True),
+    "minmax": ("minmax", False, False),
+    "percentile": ("percentile", False, False),
+    "mse": ("mse", False, False),
+    "auto": ("auto", False, False),
+    "minmax+bc": ("minmax", True, False),
+    "auto+bc": ("auto", True, False),
+    "auto+bc+prop": ("auto", True, True),
 }
 
 
@@ -103,10 +104,11 @@ class Bench:
         path = self.work / f"plan-{method}-{config}-{len(self.calib)}.json"
         if path.is_file():
             return load_plan(path)
-        calib_method, bias_correction = CONFIGS[config]
+        calib_method, bias_correction, propagation = CONFIGS[config]
         start = time.perf_counter()
         result = run_analysis(self.model, self.calib, AnalysisOptions(
-            method=method, calib_method=calib_method, bias_correction=bias_correction, budget="fp32-fraction=0.1",
+            method=method, calib_method=calib_method, bias_correction=bias_correction,
+            propagation=propagation and method == "quantunev2", budget="fp32-fraction=0.1",
         ))
         result.plan.phases_seconds["total"] = round(time.perf_counter() - start, 1)
         self.labelled = result.labelled
@@ -179,7 +181,8 @@ def _spread(values: list[float]) -> dict:
             "min": min(values), "max": max(values)}
 
 
-def run_net(bench: Bench, configs: list[str], default: str, budgets: list[float], seeds: int, sweep: bool) -> dict:
+def run_net(bench: Bench, configs: list[str], default: str, ranking_configs: list[str], budgets: list[float],
+            seeds: int, sweep: bool) -> dict:
     net = bench.net
     result: dict = {"family": net.family, "classes": net.classes, "views": len(bench.x),
                     "calibration_views": len(bench.calib), "photos": bench.photos}
@@ -202,18 +205,21 @@ def run_net(bench: Bench, configs: list[str], default: str, budgets: list[float]
         }
     plan = bench.analysis(default)
     labelled = bench.labelled_ir()
-    rankings: dict = {"quantunev2": {}, "random": {}}
+    rankings: dict = {f"quantunev2 {config}": {} for config in ranking_configs}
+    rankings["random"] = {}
     sweep_plan = bench.analysis(default, "sweep") if sweep else None
     if sweep_plan is not None:
         rankings["sweep"] = {}
         result["sweep_plan_seconds"] = sweep_plan.phases_seconds.get("total")
-        result["quantunev2_plan_seconds"] = plan.phases_seconds.get("total")
+    result["plan_seconds"] = {config: bench.analysis(config).phases_seconds.get("total") for config in ranking_configs}
     for fraction in budgets:
         budget = f"fp32-fraction={fraction:g}"
         _log(f"[{net.name}] rankings at {budget}")
-        rankings["quantunev2"][f"{fraction:g}"] = bench.measure(replan(plan, labelled, budget))
+        for config in ranking_configs:
+            rankings[f"quantunev2 {config}"][f"{fraction:g}"] = bench.measure(
+                replan(bench.analysis(config), labelled, budget))
         if sweep_plan is not None:
-            # The sweep's ranking, on the recipe's ranges and corrections.
+            # The sweep's ranking, on the default recipe's ranges and corrections.
             scores = {layer.id: layer.act_sqnr for layer in sweep_plan.layers if layer.act_sqnr is not None}
             ranked = replan(plan, labelled, budget, ratio=(0.0, 1.0, 0.0, 0.0), act_sqnr=scores, method="sweep")
             rankings["sweep"][f"{fraction:g}"] = bench.measure(ranked)
@@ -225,7 +231,8 @@ def run_net(bench: Bench, configs: list[str], default: str, budgets: list[float]
     result["rankings"] = rankings
     result["sensitivity"] = [
         {"id": layer.id, "name": layer.name, "kind": layer.kind, "quantunev2": layer.sensitivity,
-         "local_act_sqnr": layer.act_sqnr, "act_range": layer.act_range,
+         "weight_sqnr": layer.weight_sqnr, "local_act_sqnr": layer.act_sqnr, "output_sqnr": layer.output_sqnr,
+         "gain_db": layer.gain_db, "act_range": layer.act_range,
          "sweep_output_sqnr": next((s.act_sqnr for s in sweep_plan.layers if s.id == layer.id), None)
          if sweep_plan is not None else None}
         for layer in plan.layers
@@ -248,7 +255,10 @@ def main() -> int:
     parser.add_argument("--calib", type=int, default=256, help="calibration views")
     parser.add_argument("--views-per-photo", type=int, default=9)
     parser.add_argument("--configs", default=",".join(CONFIGS), help="calibration recipes to compare")
-    parser.add_argument("--default", default="auto+bc", help="the recipe the rankings are compared on")
+    parser.add_argument("--default", default="auto+bc+prop",
+                        help="the recipe whose ranges and corrections the sweep and random rankings use")
+    parser.add_argument("--ranking-configs", default="auto+bc,auto+bc+prop",
+                        help="recipes whose own QuantuneV2 rankings are measured at every budget")
     parser.add_argument("--budgets", default="0.05,0.1,0.2")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--no-sweep", action="store_true")
@@ -263,7 +273,7 @@ def main() -> int:
     for name in args.nets.split(","):
         start = time.perf_counter()
         bench = Bench(NETS[name], args.workdir / name, args.calib, args.views_per_photo)
-        out["nets"][name] = run_net(bench, args.configs.split(","), args.default,
+        out["nets"][name] = run_net(bench, args.configs.split(","), args.default, args.ranking_configs.split(","),
                                     [float(b) for b in args.budgets.split(",")], args.seeds, not args.no_sweep)
         out["nets"][name]["bench_seconds"] = round(time.perf_counter() - start, 1)
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -43,8 +43,9 @@ from quantune_mlir.onnx_model import graph_inputs, load_onnx
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.plan import LayerPlan, Plan
 from quantune_mlir.progress import report, track
+from quantune_mlir.propagation import NO_LAYER, Propagated, ShadowErrors, propagate, shadow_schedule
 from quantune_mlir.range_choice import (
-    AUTO_METHODS, CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, LocalErrors, RangeCandidate, choose,
+    AUTO_METHODS, CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION, LocalErrors, RangeCandidate, choose,
     range_candidates,
 )
 from quantune_mlir.runtime import ModuleRunner
@@ -70,6 +71,10 @@ class AnalysisOptions:
     candidate of :data:`~quantune_mlir.range_choice.AUTO_METHODS` with the
     lowest local int8 error in inference 2."""
     percentile: float = 99.99
+    propagation: bool = DEFAULT_PROPAGATION
+    """Rank by each layer's estimated error at the model output (a one-layer
+    sweep sampled inside inference 2, :mod:`quantune_mlir.propagation`)
+    instead of its local error."""
     bias_correction: bool = DEFAULT_BIAS_CORRECTION
     """Add each int8 layer's mean local error per output channel (inference 2) to its bias."""
     bins: int = 128
@@ -221,41 +226,64 @@ def _qparams_entry(candidate: RangeCandidate) -> dict[str, Any]:
 
 
 def _local_error_pass(
-    runner: ModuleRunner, instrumented: str, calib: CalibrationInputs
-) -> dict[int, LocalErrors]:
-    """Inference 2: each layer's local error sums, per candidate range."""
+    runner: ModuleRunner,
+    instrumented: str,
+    calib: CalibrationInputs,
+    schedule: Sequence[int] | None = None,
+    reference: Sequence[Sequence[np.ndarray]] = (),
+) -> tuple[dict[int, LocalErrors], ShadowErrors | None]:
+    """Inference 2: each layer's local error sums, per candidate range.
+
+    With a ``schedule`` (the module has a layer selector, ``shadow=true``),
+    sample n runs with layer ``schedule[n]`` in int8 on the model's path; its
+    outputs against inference 1's fp32 ``reference`` give that layer's error
+    at the model output (:mod:`quantune_mlir.propagation`).
+    """
     meta = probe_outputs(instrumented)
     sums: dict[int, LocalErrors] = {}
-    for sample in track(calib, len(calib), "inference 2 (local error)"):
-        results = runner(*sample)
+    shadow = ShadowErrors() if schedule is not None else None
+    for index, sample in enumerate(track(calib, len(calib), "inference 2 (local error)")):
+        selected = schedule[index] if schedule is not None else NO_LAYER
+        results = runner(*sample, np.array(selected, dtype=np.int32)) if shadow else runner(*sample)
         n_model = len(results) - len(meta)
+        local = 0.0
         for (layer_id, stat), value in zip(meta, results[n_model:]):
             sums.setdefault(layer_id, LocalErrors()).add(stat, value)
-    return sums
+            if layer_id == selected and stat in ("sum_err2", "sum_err2.0"):
+                local = float(value)
+        if shadow is not None:
+            shadow.add(selected, results[:n_model], reference[index], local)
+    return sums, shadow
 
 
 @dataclass
 class _Tuning:
     """What inference 2 decided per layer: metrics, range and bias correction."""
 
-    metrics: dict[int, dict[str, float]] = field(default_factory=dict)
+    local: dict[int, dict[str, float]] = field(default_factory=dict)
+    """Local act_sqnr and act_mse of the layer's final int8 form."""
+    propagated: dict[int, Propagated] = field(default_factory=dict)
+    """With --propagation: the estimated effect at the model output."""
     chosen: dict[int, RangeCandidate] = field(default_factory=dict)
     corrections: dict[int, np.ndarray] = field(default_factory=dict)
     degenerate: dict[int, str] = field(default_factory=dict)
 
+    def ranking(self) -> dict[int, dict[str, float]]:
+        """The activation metrics the layers are ranked by: at the model
+        output (estimated) with --propagation, else local."""
+        if not self.propagated:
+            return self.local
+        return {lid: {"act_sqnr": p.output_sqnr, "act_mse": p.output_mse} for lid, p in self.propagated.items()}
+
     def entries(self) -> list[dict[str, Any]]:
-        """quantune-annotate entries: chosen qparams, corrections, metrics and reasons."""
+        """quantune-annotate entries: chosen qparams and corrections."""
         out: list[dict[str, Any]] = []
-        for lid in sorted(set(self.chosen) | set(self.metrics)):
-            entry: dict[str, Any] = {"id": lid}
-            if lid in self.chosen:
-                entry["act_qparams"] = _qparams_entry(self.chosen[lid])
+        for lid in sorted(self.chosen):
+            entry: dict[str, Any] = {"id": lid, "act_qparams": _qparams_entry(self.chosen[lid])}
             if lid in self.corrections:
                 entry["bias_correction"] = _rounded_f32(self.corrections[lid])
-            if lid in self.metrics:
-                entry["metrics"] = self.metrics[lid]
             out.append(entry)
-        return out + _reason_entries(self.degenerate)
+        return out
 
 
 def _rounded_f32(values: np.ndarray) -> list[float]:
@@ -264,15 +292,20 @@ def _rounded_f32(values: np.ndarray) -> list[float]:
 
 
 def _tune(
-    sums: Mapping[int, LocalErrors], candidates: Mapping[int, list[RangeCandidate]], options: AnalysisOptions
+    sums: Mapping[int, LocalErrors],
+    candidates: Mapping[int, list[RangeCandidate]],
+    options: AnalysisOptions,
+    shadow: ShadowErrors | None = None,
 ) -> _Tuning:
     """Local metrics of each layer, its range (the candidate with the lowest
-    local error) and, with bias correction, its mean error per channel.
+    local error), with bias correction its mean error per channel, and with
+    a ``shadow`` its estimated error at the model output.
 
     Layers whose sums are not finite (activations beyond the float range)
     get no metrics but a reason to stay f32.
     """
     tuning = _Tuning()
+    errors_of: dict[int, float] = {}
     for layer_id, errors in sums.items():
         if not errors.finite():
             tuning.degenerate[layer_id] = (
@@ -283,7 +316,8 @@ def _tune(
         options_here = candidates.get(layer_id, [])
         choice = choose(errors, max(len(options_here), 1), options.bias_correction)
         signal = errors.sum_y2
-        tuning.metrics[layer_id] = {
+        errors_of[layer_id] = choice.error
+        tuning.local[layer_id] = {
             "act_sqnr": _sqnr_db(signal, choice.error),
             "act_mse": choice.error / signal if signal > 0 else 0.0,
         }
@@ -291,6 +325,9 @@ def _tune(
             tuning.chosen[layer_id] = options_here[choice.index]
         if choice.correction is not None and np.any(choice.correction != 0):
             tuning.corrections[layer_id] = choice.correction
+    if shadow is not None:
+        signals = {lid: sums[lid].sum_y2 for lid in errors_of}
+        tuning.propagated = propagate(shadow, errors_of, signals, MAX_SQNR_DB)
     return tuning
 
 
@@ -375,8 +412,7 @@ def _apply_tuning(
     (a smaller input scale can push a bias past the accumulator) gets its
     first candidate back, without correction, as before the choice."""
     def annotate(t: _Tuning) -> str:
-        entries = [{k: v for k, v in e.items() if k != "metrics"} for e in t.entries() if "reason" not in e]
-        return run_quantune_opt(with_qparams, [notes.pass_flag(entries), "--quantune-lower-mixed-precision=check-only=true"])
+        return run_quantune_opt(with_qparams, [notes.pass_flag(t.entries()), "--quantune-lower-mixed-precision=check-only=true"])
 
     tuned = annotate(tuning)
     refused = _new_reasons(tuned, candidates)
@@ -448,15 +484,22 @@ def run_analysis(
             what = "local int8 error" + (", range choice" if options.calib_method == "auto" else "") + (
                 ", bias correction" if options.bias_correction else "")
             report(f"inference 2: {what} over {len(calib)} inputs")
+            propagation = options.propagation and local_error
             with phases("instrument_2", "  instrumenting"):
-                instrumented = run_quantune_opt(with_qparams, ["--quantune-instrument=mode=local-error"])
+                instrumented = run_quantune_opt(
+                    with_qparams, [f"--quantune-instrument=mode=local-error shadow={str(propagation).lower()}"])
             # The local-error sums are f64 (f32 overflows on large outputs);
             # IREE demotes f64 to f32 unless told not to. Some models' own f64
             # ops do not compile without the demotion: then the sums are f32,
             # and a layer whose sums overflow stays f32 with a reason.
             runner = _compile(instrumented, options, phases, "compile_2", ("--iree-input-demote-f64-to-f32=false",))
+            schedule = shadow_schedule([layer.id for layer in candidates], len(calib)) if propagation else None
+            if propagation and len(calib) < len(candidates):
+                report(f"  note: --propagation samples each layer once; {len(calib)} inputs for "
+                       f"{len(candidates)} layers leave {len(candidates) - len(calib)} layers with an average gain")
             with phases("inference_2", "  running"):
-                tuning = _tune(_local_error_pass(runner, instrumented, calib), ranges_of, options)
+                sums, shadow = _local_error_pass(runner, instrumented, calib, schedule, reference)
+                tuning = _tune(sums, ranges_of, options, shadow)
             tuning.degenerate.update(_new_reasons(instrumented, candidates))
             # The chosen ranges and corrections go through the lowering's
             # checks again; a layer they make infeasible keeps its first
@@ -464,12 +507,12 @@ def run_analysis(
             with phases("tune", "  annotating chosen ranges, checking int8 feasibility"):
                 tuned = _apply_tuning(with_qparams, tuning, ranges_of, candidates, notes)
             if not local_error:
-                tuning.metrics = {}
+                tuning.local = {}
         else:
             tuned = with_qparams
         passes = 2 if local_error or _chooses_in_inference_2(options) else 1
         candidates = [layer for layer in list_layers(tuned) if not layer.reason]
-        act_metrics = tuning.metrics
+        act_metrics = tuning.ranking()
         if options.ranges_only:
             ratio = options.ratio
         elif options.method == "quantunev2":
@@ -479,6 +522,12 @@ def run_analysis(
                 + (", after bias correction" if options.bias_correction else ""),
                 "act_mse": "local relative MSE of the layer output, same setting",
             }
+            if options.propagation:
+                meaning.update({
+                    "output_sqnr": "estimated SQNR (dB) of the model output with only this layer int8 "
+                    "(gain sampled in inference 2 times the local error); the ranking uses it and its MSE",
+                    "gain_db": "how much the layer's relative error grows from its output to the model output (dB)",
+                })
         else:
             report(f"sweep: {len(candidates)} layers x {len(calib)} inputs")
             switchable = run_quantune_opt(tuned, ["--quantune-fake-quantize=switchable=true"])
@@ -519,7 +568,10 @@ def run_analysis(
     })
     plan_layers = []
     for layer in list_layers(final):
-        m, q = layer.metrics, layer.act_qparams
+        # The plan keeps the local activation metrics (the IR holds the
+        # ranking's, which are output-level with --propagation).
+        m, q = {**layer.metrics, **tuning.local.get(layer.id, {})}, layer.act_qparams
+        prop = tuning.propagated.get(layer.id)
         plan_layers.append(LayerPlan(
             id=layer.id, name=layer.name, kind=layer.kind, params=layer.params, macs=layer.macs,
             precision=layer.precision or "f32", sensitivity=m.get("sensitivity"),
@@ -529,6 +581,8 @@ def run_analysis(
             reason=layer.reason,
             act_range=tuning.chosen[layer.id].method if q and layer.id in tuning.chosen else None,
             bias_correction=_rounded_f32(tuning.corrections[layer.id]) if layer.id in tuning.corrections else None,
+            output_sqnr=prop.output_sqnr if prop else None,
+            gain_db=prop.gain_db if prop else None,
         ))
     plan = Plan(
         model=str(model_path),

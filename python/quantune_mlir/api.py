@@ -27,7 +27,9 @@ from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import check_paths, path_or_none
 from quantune_mlir.lowering import PRECISIONS
 from quantune_mlir.plan import Plan, format_table
-from quantune_mlir.range_choice import CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD
+from quantune_mlir.range_choice import (
+    CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION,
+)
 from quantune_mlir.pipeline import QuantizeOptions, QuantizeResult, quantize_model
 
 PathLike = str | os.PathLike[str]
@@ -115,7 +117,7 @@ def _shape_specs(value: Sequence[str] | Mapping[str, Sequence[int]] | None) -> l
 
 def _analysis_options(
     method: str, budget: str, ratio: str | Sequence[float], calib_method: str, percentile: float, bins: int,
-    keep_fp32: Sequence[str], device: str, bias_correction: bool,
+    keep_fp32: Sequence[str], device: str, bias_correction: bool, propagation: bool,
 ) -> AnalysisOptions:
     if not 0 < percentile <= 100:
         raise QuantuneError(f"bad --percentile {percentile}: expected a number in (0, 100]")
@@ -127,7 +129,7 @@ def _analysis_options(
     return AnalysisOptions(
         method=method, budget=budget, ratio=parse_ratio(ratio), calib_method=calib_method,
         percentile=percentile, bins=bins, device=device, keep_fp32=tuple(str(k) for k in keep_fp32),
-        bias_correction=bool(bias_correction),
+        bias_correction=bool(bias_correction), propagation=bool(propagation),
     )
 
 
@@ -146,6 +148,7 @@ def analyze(
     ratio: str | Sequence[float] = (1.0, 1.0, 1.0, 1.0),
     calib_method: str = DEFAULT_CALIB_METHOD,
     bias_correction: bool = DEFAULT_BIAS_CORRECTION,
+    propagation: bool = DEFAULT_PROPAGATION,
     percentile: float = 99.99,
     bins: int = 128,
     keep_fp32: Sequence[str] = (),
@@ -164,7 +167,7 @@ def analyze(
     With ``output`` the plan is also written as JSON.
     """
     options = _analysis_options(
-        method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction
+        method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction, propagation
     )
     _check_limit(limit)
     check_paths({"model": model, "--calib": path_or_none(calib)}, {"-o": output, "--emit-mlir": emit_mlir})
@@ -191,6 +194,7 @@ def quantize(
     ratio: str | Sequence[float] = (1.0, 1.0, 1.0, 1.0),
     calib_method: str = DEFAULT_CALIB_METHOD,
     bias_correction: bool = DEFAULT_BIAS_CORRECTION,
+    propagation: bool = DEFAULT_PROPAGATION,
     percentile: float = 99.99,
     bins: int = 128,
     keep_fp32: Sequence[str] = (),
@@ -215,7 +219,7 @@ def quantize(
     options = QuantizeOptions(
         target=target, fold=fold, precision=precision, recipe=recipe,  # type: ignore[arg-type]
         analysis=_analysis_options(
-        method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction
+        method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction, propagation
     ),
     )
     result = quantize_model(

@@ -17,7 +17,9 @@ import numpy as np
 from quantune_mlir import __version__
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import check_paths, staged_outputs
-from quantune_mlir.range_choice import CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD
+from quantune_mlir.range_choice import (
+    CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION,
+)
 
 EPILOG = """\
 one command, model to deployable module:
@@ -136,6 +138,7 @@ def _analysis_kwargs(args: argparse.Namespace) -> dict:
         ratio=parse_ratio(args.ratio, "--ratio"),
         calib_method=args.calib_method,
         bias_correction=args.bias_correction,
+        propagation=args.propagation,
         percentile=args.percentile,
         bins=args.bins,
         keep_fp32=[name for group in args.keep_fp32 for name in group.split(",") if name],
@@ -245,6 +248,11 @@ def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=DEFAULT_BIAS_CORRECTION,
                    help="add each int8 layer's mean local error per output channel (measured in inference 2) "
                    f"to its bias; default: {'on' if DEFAULT_BIAS_CORRECTION else 'off'}")
+    p.add_argument("--propagation", action=argparse.BooleanOptionalAction, default=DEFAULT_PROPAGATION,
+                   help="rank layers by their estimated error at the model output: in inference 2 each "
+                   "calibration input also runs with one layer in int8 (round robin), which measures how "
+                   "that layer's error grows downstream; needs at least as many inputs as layers; "
+                   f"default: {'on' if DEFAULT_PROPAGATION else 'off'}")
     p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile; default: 99.99")
     p.add_argument("--bins", type=int, default=128, help="histogram bins per sample in inference 1 (percentile and mse); default: 128")
     p.add_argument("--image-spec", help="preprocessing for an image folder, e.g. "

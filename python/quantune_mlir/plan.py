@@ -46,6 +46,10 @@ class LayerPlan:
     ``percentile 99.99``, ``mse``), chosen per layer with ``--calib-method auto``."""
     bias_correction: list[float] | None = None
     """Added to the int8 layer's bias, one value per output channel (``--bias-correction``)."""
+    output_sqnr: float | None = None
+    """Estimated SQNR (dB) of the model output with only this layer int8 (``--propagation``)."""
+    gain_db: float | None = None
+    """How much the layer's relative error grows to the model output, dB (``--propagation``)."""
 
 
 @dataclass
@@ -127,20 +131,24 @@ def _fmt(value: float | int | None, spec: str) -> str:
 
 def format_table(plan: Plan) -> str:
     """The per-layer table printed by ``quantune analyze``."""
-    headers = ["id", "name", "kind", "params", "MACs", "SQNR_w", "SQNR_a", "MSE_w", "MSE_a", "sens", "range", "prec"]
+    propagated = any(layer.output_sqnr is not None for layer in plan.layers)
+    headers = ["id", "name", "kind", "params", "MACs", "SQNR_w", "SQNR_a", "MSE_w", "MSE_a"]
+    headers += ["SQNR_out", "sens", "range", "prec"] if propagated else ["sens", "range", "prec"]
     rows = []
     for layer in plan.layers:
         act_range = layer.act_range or "-"
         if layer.bias_correction:
             act_range += " +bc"
-        rows.append([
+        row = [
             str(layer.id), layer.name, layer.kind, _fmt(layer.params, "d"), _fmt(layer.macs, "d"),
             _fmt(layer.weight_sqnr, ".1f"), _fmt(layer.act_sqnr, ".1f"),
             _fmt(layer.weight_mse, ".2e"), _fmt(layer.act_mse, ".2e"),
-            _fmt(layer.sensitivity, ".3f"), act_range, layer.precision + (" *" if layer.reason else ""),
-        ])
+        ]
+        if propagated:
+            row.append(_fmt(layer.output_sqnr, ".1f"))
+        rows.append(row + [_fmt(layer.sensitivity, ".3f"), act_range, layer.precision + (" *" if layer.reason else "")])
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    left = {1, 2, 10}
+    left = {1, 2, headers.index("range")}
     def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     out = [line(headers), line(["-" * w for w in widths])]
@@ -154,4 +162,6 @@ def format_table(plan: Plan) -> str:
     out.append(f"{plan.int8_layers}/{len(plan.layers)} layers in i8; {how}")
     if any(layer.bias_correction for layer in plan.layers):
         out.append("+bc: the layer's bias is corrected by its mean int8 error per output channel")
+    if propagated:
+        out.append("SQNR_out: estimated SQNR of the model output with only this layer int8 (--propagation)")
     return "\n".join(out)

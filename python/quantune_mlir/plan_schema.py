@@ -26,7 +26,8 @@ TOP_REQUIRED = ("model", "method", "budget", "ratio", "calibration", "inferences
 TOP_FIELDS = (*TOP_REQUIRED, "version", "metric_meaning", "phases_seconds")
 LAYER_REQUIRED = ("id", "name", "kind", "params", "macs", "precision")
 METRICS = ("sensitivity", "weight_sqnr", "act_sqnr", "weight_mse", "act_mse")
-LAYER_FIELDS = (*LAYER_REQUIRED, *METRICS, "act_scale", "act_zero_point", "reason", "act_range", "bias_correction")
+LAYER_FIELDS = (*LAYER_REQUIRED, *METRICS, "act_scale", "act_zero_point", "reason", "act_range", "bias_correction",
+                "output_sqnr", "gain_db")
 
 
 class _Bad(Exception):
@@ -155,6 +156,8 @@ LAYER_RULES: dict[str, Callable[[Any], Any]] = {
     "reason": _optional_string,
     "act_range": _optional_string,
     "bias_correction": _finite_numbers,
+    "output_sqnr": _metric,
+    "gain_db": _metric,
 }
 
 

@@ -34,6 +34,7 @@ CALIB_METHODS = (*RANGE_METHODS, "auto")
 """``--calib-method``: one range method for every layer, or ``auto``."""
 DEFAULT_CALIB_METHOD = "minmax"
 DEFAULT_BIAS_CORRECTION = False
+DEFAULT_PROPAGATION = False
 
 
 @dataclass(frozen=True)

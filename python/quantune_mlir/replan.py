@@ -20,7 +20,7 @@ import numpy as np
 from quantune_mlir.jsonio import annotations_json
 from quantune_mlir.layers import list_layers
 from quantune_mlir.opt import run_quantune_opt
-from quantune_mlir.plan import Plan
+from quantune_mlir.plan import LayerPlan, Plan
 
 _METRICS = ("weight_sqnr", "act_sqnr", "weight_mse", "act_mse")
 
@@ -45,7 +45,7 @@ def replan(
     for layer in plan.layers:
         if layer.act_scale is None or layer.act_zero_point is None:
             continue
-        metrics = {k: getattr(layer, k) for k in ("act_sqnr", "act_mse") if getattr(layer, k) is not None}
+        metrics = ranking_metrics(layer)
         if act_sqnr is not None and layer.id in act_sqnr:
             metrics["act_sqnr"] = float(act_sqnr[layer.id])
         entry: dict[str, object] = {
@@ -73,6 +73,14 @@ def replan(
         for layer in plan.layers
     ]
     return dataclasses.replace(plan, budget=budget, ratio=ratio, layers=layers, method=method or plan.method)
+
+
+def ranking_metrics(layer: LayerPlan) -> dict[str, float]:
+    """The activation metrics a layer was ranked by: its estimated output
+    SQNR and MSE when the plan was made with --propagation, else local."""
+    if layer.output_sqnr is not None:
+        return {"act_sqnr": layer.output_sqnr, "act_mse": 10.0 ** (-layer.output_sqnr / 10.0)}
+    return {k: getattr(layer, k) for k in ("act_sqnr", "act_mse") if getattr(layer, k) is not None}
 
 
 def random_metrics(plan: Plan, seed: int) -> dict[int, float]:

@@ -4,6 +4,9 @@
 // RUN: quantune-opt %t/unsimulable.mlir --split-input-file --verify-diagnostics --quantune-fake-quantize | FileCheck %t/unsimulable.mlir --check-prefix=F32
 // RUN: quantune-opt %t/unsimulable.mlir --split-input-file --quantune-fake-quantize="switchable=true" | FileCheck %s --check-prefix=SKIP
 // RUN: quantune-opt %t/called.mlir --verify-diagnostics --quantune-fake-quantize="switchable=true"
+// RUN: quantune-opt %t/correction.mlir --quantune-fake-quantize | FileCheck %t/correction.mlir --check-prefix=CORR
+// RUN: quantune-opt %t/correction.mlir --quantune-fake-quantize=switchable=true | FileCheck %t/correction.mlir --check-prefix=CSWITCH
+// RUN: quantune-opt %t/correction-size.mlir --verify-diagnostics --quantune-fake-quantize
 
 //--- layers.mlir
 
@@ -173,4 +176,56 @@ func.func @callee(%a: tensor<2x3xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
 func.func @caller(%a: tensor<2x3xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
   %0 = func.call @callee(%a, %c) : (tensor<2x3xf32>, tensor<2x2xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
+}
+
+//--- correction.mlir
+
+// A bias correction is added to the simulated output, per output channel
+// (the columns of the matmul's 3x2 output), as the lowering adds it to the
+// bias; with switchable=true only when the layer is selected.
+// CORR-DAG:    #[[ID:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CORR-DAG:    #[[COL:.+]] = affine_map<(d0, d1) -> (d1)>
+// CORR-LABEL:  func.func @corrected(
+// CORR:          %[[Y:.+]] = linalg.matmul {{{.*}}quantune.layer = 0 : i64
+// CORR-NEXT:     %[[C:.+]] = arith.constant dense<[2.500000e-01, -1.250000e-01]> : tensor<2xf32>
+// CORR-NEXT:     %[[E:.+]] = tensor.empty() : tensor<3x2xf32>
+// CORR-NEXT:     %[[R:.+]] = linalg.generic {indexing_maps = [#[[ID]], #[[COL]], #[[ID]]], iterator_types = ["parallel", "parallel"]} ins(%[[Y]], %[[C]] : tensor<3x2xf32>, tensor<2xf32>) outs(%[[E]] : tensor<3x2xf32>)
+// CORR-NEXT:     ^bb0(%[[A:.+]]: f32, %[[B:.+]]: f32, %{{.+}}: f32):
+// CORR-NEXT:       %[[S:.+]] = arith.addf %[[A]], %[[B]] : f32
+// CORR-NEXT:       linalg.yield %[[S]] : f32
+// CORR:          return %[[R]] : tensor<3x2xf32>
+// CSWITCH-LABEL: func.func @corrected(
+// CSWITCH-SAME:      %{{.+}}: tensor<3x2xf32>, %[[SEL:.+]]: tensor<i32>)
+// CSWITCH:         %[[Y:.+]] = linalg.matmul {{{.*}}quantune.layer = 0 : i64
+// CSWITCH:         %[[R:.+]] = linalg.generic {{.*}} ins(%[[Y]], %{{.+}}, %[[SEL]] : tensor<3x2xf32>, tensor<2xf32>, tensor<i32>)
+// CSWITCH:           %[[S:.+]] = arith.addf
+// CSWITCH:           %[[ID0:.+]] = arith.constant 0 : i32
+// CSWITCH-NEXT:      %[[IS:.+]] = arith.cmpi eq, %{{.+}}, %[[ID0]] : i32
+// CSWITCH-NEXT:      %[[PICK:.+]] = arith.select %[[IS]], %[[S]], %{{.+}} : f32
+// CSWITCH:         return %[[R]] : tensor<3x2xf32>
+func.func @corrected(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %y = linalg.matmul {quantune.layer = 0 : i64, quantune.precision = #quantune.precision<i8>,
+                      quantune.act_qparams = #quantune.qparams<si8, scale = 0.5, zero_point = -3>,
+                      quantune.bias_correction = dense<[0.25, -0.125]> : tensor<2xf32>}
+    ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}
+
+//--- correction-size.mlir
+
+func.func @wrong_size(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  // expected-error @+1 {{layer 0: 'quantune.bias_correction' has 3 values, but the output has 2 output channels}}
+  %y = linalg.matmul {quantune.layer = 0 : i64, quantune.precision = #quantune.precision<i8>,
+                      quantune.act_qparams = #quantune.qparams<si8, scale = 0.5, zero_point = -3>,
+                      quantune.bias_correction = dense<[0.25, -0.125, 1.0]> : tensor<3xf32>}
+    ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
 }

@@ -2,6 +2,7 @@
 // RUN: quantune-opt %t/local-error.mlir --split-input-file --quantune-instrument="mode=local-error" | FileCheck %s
 // RUN: quantune-opt %t/bad-bits.mlir --verify-diagnostics --quantune-instrument="mode=local-error bits=1"
 // RUN: quantune-opt %t/invalid.mlir --split-input-file --verify-diagnostics --quantune-instrument="mode=local-error"
+// RUN: quantune-opt %t/shadow.mlir --quantune-instrument="mode=local-error shadow=true" | FileCheck %t/shadow.mlir --check-prefix=SHADOW
 // RUN: quantune-opt %t/refused.mlir --split-input-file --verify-diagnostics --quantune-instrument="mode=local-error" | FileCheck %t/refused.mlir --check-prefix=REFUSED
 
 //--- local-error.mlir
@@ -321,4 +322,36 @@ func.func @buffers(%x: memref<2x2xf32>, %w: memref<2x2xf32>, %out: memref<2x2xf3
   linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
     ins(%x, %w : memref<2x2xf32>, memref<2x2xf32>) outs(%out : memref<2x2xf32>)
   return
+}
+
+//--- shadow.mlir
+
+// shadow=true: a layer selector argument; the selected layer passes its
+// twin (Q(x), Q(W)) on instead of its fp32 result. The layer's own probes
+// still compare the fp32 result with the twin, and the next layer reads the
+// switched value.
+// SHADOW-LABEL: func.func @two(
+// SHADOW-SAME:      %[[X:[^:]+]]: tensor<3x2xf32>, %[[SEL:.+]]: tensor<i32>)
+// SHADOW-SAME:      -> (tensor<3x2xf32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<i32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<i32>)
+// SHADOW:         %[[Y:.+]] = linalg.matmul {{{.*}}quantune.layer = 0 : i64{{.*}}} ins(%[[X]],
+// SHADOW:         %[[TWIN:.+]] = linalg.matmul ins(
+// SHADOW:         %[[SW:.+]] = linalg.generic {{.*}} ins(%[[TWIN]], %[[Y]], %[[SEL]] : tensor<3x2xf32>, tensor<3x2xf32>, tensor<i32>)
+// SHADOW:           %[[ID0:.+]] = arith.constant 0 : i32
+// SHADOW-NEXT:      %[[IS:.+]] = arith.cmpi eq, %{{.+}}, %[[ID0]] : i32
+// SHADOW-NEXT:      arith.select %[[IS]]
+// SHADOW:         linalg.generic {{.*}} ins(%[[Y]], %[[TWIN]] : {{.*}}) outs(%{{.+}} : tensor<f64>)
+// SHADOW:         %[[Z:.+]] = linalg.matmul {{{.*}}quantune.layer = 1 : i64{{.*}}} ins(%[[SW]],
+// SHADOW:         %[[TWIN1:.+]] = linalg.matmul ins(
+// SHADOW:         %[[SW1:.+]] = linalg.generic {{.*}} ins(%[[TWIN1]], %[[Z]], %[[SEL]] :
+// SHADOW:         return %[[SW1]],
+func.func @two(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %y = linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5, zero_point = -3>}
+    ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %z = linalg.matmul {quantune.layer = 1 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.25>}
+    ins(%y, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %z : tensor<3x2xf32>
 }

@@ -57,26 +57,11 @@ LogicalResult FakeQuantizePass::processFunction(func::FuncOp func) {
   // switchable: a trailing tensor<i32> argument selects the simulated layer.
   Value selector;
   if (switchable) {
-    if (!SymbolTable::symbolKnownUseEmpty(func, func->getParentOp()))
-      return func.emitError()
-             << "quantune-fake-quantize: function @" << func.getSymName()
-             << " is called; adding the layer selector argument would break "
-                "its callers";
-    for (linalg::LinalgOp layer : layers) {
-      int64_t id = *getLayerId(layer);
-      if (id > std::numeric_limits<int32_t>::max())
-        return layer->emitError() << "quantune-fake-quantize: layer id " << id
-                                  << " does not fit the i32 layer selector";
-    }
-    auto selectorType =
-        RankedTensorType::get({}, IntegerType::get(func.getContext(), 32));
-    if (failed(func.insertArgument(func.getNumArguments(), selectorType,
-                                   DictionaryAttr(), func.getLoc())))
-      return func.emitError()
-             << "quantune-fake-quantize: cannot add the layer selector "
-                "argument to @"
-             << func.getSymName();
-    selector = func.getArgument(func.getNumArguments() - 1);
+    FailureOr<Value> added =
+        addLayerSelectorArgument(func, layers, "quantune-fake-quantize");
+    if (failed(added))
+      return failure();
+    selector = *added;
   }
 
   bool failedAny = false;
@@ -118,6 +103,20 @@ LogicalResult FakeQuantizePass::processFunction(func::FuncOp func) {
     input.set(fqInput);
     weight.set(fqWeight);
     eraseDeadWeightChain(quant.weight);
+    // The int8 layer's bias correction, as the lowering adds it.
+    if (auto correction = layer->getAttrOfType<DenseFPElementsAttr>(
+            QuantuneDialect::kBiasCorrectionAttrName)) {
+      Value output = layer->getResult(0);
+      b.setInsertionPointAfter(layer);
+      FailureOr<Value> corrected = buildBiasCorrection(
+          b, loc, layer, output, correction, selector, id);
+      if (failed(corrected)) {
+        failedAny = true;
+        continue;
+      }
+      output.replaceAllUsesExcept(*corrected,
+                                  corrected->getDefiningOp());
+    }
   }
   return failure(failedAny);
 }

@@ -255,6 +255,7 @@ private:
   LogicalResult addRangeProbes(OpBuilder &b, linalg::LinalgOp layer,
                                SmallVectorImpl<ProbeOutput> &outputs);
   LogicalResult addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
+                                    Value selector,
                                     SmallVectorImpl<ProbeOutput> &outputs);
 };
 } // namespace
@@ -291,13 +292,24 @@ LogicalResult InstrumentPass::instrumentFunction(func::FuncOp func,
                << "quantune-instrument: layer " << *getLayerId(layer)
                << " does not have tensor semantics";
 
+  // shadow: the selected layer feeds its int8 twin to the network.
+  Value selector;
+  if (mode == InstrumentMode::LocalError && shadow) {
+    FailureOr<Value> added =
+        addLayerSelectorArgument(func, layers, "quantune-instrument");
+    if (failed(added))
+      return failure();
+    selector = *added;
+  }
+
   OpBuilder b(func.getContext());
   SmallVector<ProbeOutput> outputs;
   for (linalg::LinalgOp layer : layers) {
     b.setInsertionPointAfter(layer);
     LogicalResult added = mode == InstrumentMode::Ranges
                               ? addRangeProbes(b, layer, outputs)
-                              : addLocalErrorProbes(b, layer, outputs);
+                              : addLocalErrorProbes(b, layer, selector,
+                                                    outputs);
     if (failed(added))
       return failure();
   }
@@ -362,6 +374,7 @@ InstrumentPass::addRangeProbes(OpBuilder &b, linalg::LinalgOp layer,
 
 LogicalResult
 InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
+                                    Value selector,
                                     SmallVectorImpl<ProbeOutput> &outputs) {
   int64_t id = *getLayerId(layer);
   // Nothing to compare against: a layer forced to f32, or one without
@@ -437,6 +450,12 @@ InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
     twin.getDpsInputOperand(0)->set(fqInput);
     getWeightOperand(twin).set(fqWeight);
     twins.push_back(twin->getResult(0));
+  }
+  // When selected, the rest of the network reads the first twin.
+  if (selector) {
+    Value switched = buildLayerSelect(b, loc, selector, id, twins.front(),
+                                      output);
+    output.replaceAllUsesExcept(switched, switched.getDefiningOp());
   }
 
   // The sums are accumulated and returned in f64: in f32 they overflow to

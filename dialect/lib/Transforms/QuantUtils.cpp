@@ -11,6 +11,9 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::quantune;
@@ -166,6 +169,88 @@ Value mlir::quantune::buildLayerSelect(OpBuilder &b, Location loc,
       [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
         return arith::SelectOp::create(
             nb, nl, isSelected(nb, nl, args[2], layerId), args[0], args[1]);
+      });
+}
+
+FailureOr<Value>
+mlir::quantune::addLayerSelectorArgument(func::FuncOp func,
+                                         ArrayRef<linalg::LinalgOp> layers,
+                                         StringRef pass) {
+  if (!SymbolTable::symbolKnownUseEmpty(func, func->getParentOp()))
+    return func.emitError() << pass << ": function @" << func.getSymName()
+                            << " is called; adding the layer selector "
+                               "argument would break its callers";
+  for (linalg::LinalgOp layer : layers) {
+    int64_t id = *getLayerId(layer);
+    if (id > std::numeric_limits<int32_t>::max())
+      return layer->emitError() << pass << ": layer id " << id
+                                << " does not fit the i32 layer selector";
+  }
+  auto selectorType =
+      RankedTensorType::get({}, IntegerType::get(func.getContext(), 32));
+  if (failed(func.insertArgument(func.getNumArguments(), selectorType,
+                                 DictionaryAttr(), func.getLoc())))
+    return func.emitError() << pass
+                            << ": cannot add the layer selector argument to @"
+                            << func.getSymName();
+  return func.getArgument(func.getNumArguments() - 1);
+}
+
+FailureOr<Value> mlir::quantune::buildBiasCorrection(
+    OpBuilder &b, Location loc, linalg::LinalgOp layer, Value output,
+    DenseFPElementsAttr correction, Value selector, int64_t layerId) {
+  auto outType = cast<RankedTensorType>(output.getType());
+  FailureOr<SmallVector<int64_t>> channelDims = getOutputChannelDims(layer);
+  int64_t channels = 1;
+  SmallVector<int64_t> shape;
+  if (succeeded(channelDims))
+    for (int64_t d : *channelDims) {
+      shape.push_back(outType.getDimSize(d));
+      channels *= outType.getDimSize(d);
+    }
+  if (failed(channelDims) || ShapedType::isDynamic(channels) ||
+      channels != correction.getNumElements())
+    return layer->emitError()
+           << describeLayer(layer) << ": '"
+           << QuantuneDialect::kBiasCorrectionAttrName << "' has "
+           << correction.getNumElements() << " values, but the output has "
+           << (succeeded(channelDims) && !ShapedType::isDynamic(channels)
+                   ? std::to_string(channels)
+                   : std::string("no static"))
+           << " output channels";
+  // The correction in the output's element type, shaped like the channel
+  // dimensions, read through a projection onto them.
+  Type elementType = outType.getElementType();
+  auto cstType = RankedTensorType::get(shape, elementType);
+  SmallVector<APFloat> values;
+  for (APFloat v : correction.getValues<APFloat>()) {
+    bool lost = false;
+    v.convert(cast<FloatType>(elementType).getFloatSemantics(),
+              APFloat::rmNearestTiesToEven, &lost);
+    values.push_back(v);
+  }
+  Value cst = arith::ConstantOp::create(
+      b, loc, cstType, DenseElementsAttr::get(cstType, values));
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = outType.getRank();
+  SmallVector<AffineExpr> kept;
+  for (int64_t d : *channelDims)
+    kept.push_back(getAffineDimExpr(d, ctx));
+  SmallVector<Value> inputs = {output, cst};
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
+                                 AffineMap::get(rank, 0, kept, ctx)};
+  if (selector) {
+    inputs.push_back(selector);
+    maps.push_back(AffineMap::get(rank, 0, ctx));
+  }
+  return buildParallelGeneric(
+      b, loc, output, elementType, inputs, maps,
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value sum = arith::AddFOp::create(nb, nl, args[0], args[1]);
+        if (!selector)
+          return sum;
+        return arith::SelectOp::create(
+            nb, nl, isSelected(nb, nl, args[2], layerId), sum, args[0]);
       });
 }
 

@@ -188,6 +188,22 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
     a warning. The twin reuses the layer's init operand, so a bias folded
     into it is part of both y and y'.
 
+    With `act_qparams_candidates` (an array of per-tensor qparams) on a
+    layer, the twin is computed once per candidate `k`, all sharing the
+    quantized weight, and the sums are named `sum_err2.k` and `sum_err.k`;
+    without it the one candidate is `act_qparams` and the names carry no
+    suffix. `sum_err` (`tensor<...xf64>`, one value per output channel: the
+    output dimensions whose loop also indexes the weight, in order) is
+    `sum (y - y')` over the other dimensions, the mean shift that bias
+    correction removes; it is left out when a channel dimension is dynamic.
+
+    `shadow=true` (mode=local-error) also adds a trailing `tensor<i32>`
+    layer-selector argument. The layer whose id equals the selector passes
+    its first candidate's twin, instead of its fp32 result, to the rest of
+    the network (its own probes still compare the two), so the function's
+    original results show that one layer's int8 error at the model output:
+    a per-sample, one-layer sweep inside inference 2. `-1` selects none.
+
     In `quantune.probe_outputs`, `<layer>` is the layer id. Instrumented
     functions must be single-block and not called from elsewhere (their
     signature changes); anything else is an error. A labelled layer nested
@@ -203,7 +219,10 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
     Option<"bins", "bins", "unsigned", /*default=*/"128",
            "Histogram bins per sample, 0 for none (mode=ranges)">,
     Option<"bits", "bits", "unsigned", /*default=*/"8",
-           "Weight bit width of the quantized twin (mode=local-error)">
+           "Weight bit width of the quantized twin (mode=local-error)">,
+    Option<"shadow", "shadow", "bool", /*default=*/"false",
+           "Add a layer selector: the selected layer feeds its int8 twin to "
+           "the rest of the network (mode=local-error)">
   ];
   let dependentDialects = [
     "::mlir::quantune::QuantuneDialect", "::mlir::linalg::LinalgDialect",
@@ -227,6 +246,10 @@ def QuantuneFakeQuantize
     selector equals its id (`-1` simulates none): one compiled module then
     serves a whole per-layer sweep. Inputs and weights are switched with
     elementwise selects, so the layer itself runs once.
+
+    A layer's `quantune.bias_correction` (one value per output channel) is
+    added to its simulated output, as the lowering adds it to the bias
+    (with `switchable=true`, only when the layer is selected).
 
     In the default mode an i8 layer without `quantune.act_qparams` or
     without a constant weight is not simulated: it gets a warning,

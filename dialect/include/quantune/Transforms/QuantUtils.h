@@ -16,6 +16,7 @@
 #include "quantune/IR/QuantuneAttrs.h"
 #include "quantune/Transforms/LayerUtils.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 
 #include <optional>
@@ -79,6 +80,25 @@ Value buildFakeQuantWeight(OpBuilder &b, Location loc,
 /// tensor<i32> read through an indexing map to ().
 Value buildLayerSelect(OpBuilder &b, Location loc, Value selector,
                        int64_t layerId, Value ifSelected, Value otherwise);
+
+/// Adds a trailing `tensor<i32>` layer-selector argument to `func` (which
+/// must not be called: its signature changes) and returns it. `layers` are
+/// the labelled layers it will select, whose ids must fit i32. Errors are
+/// reported at the function or layer, prefixed with `pass`.
+FailureOr<Value> addLayerSelectorArgument(func::FuncOp func,
+                                          ArrayRef<linalg::LinalgOp> layers,
+                                          StringRef pass);
+
+/// `output + correction[c]`, elementwise: `output` is `layer`'s result and
+/// `correction` holds one value per output channel (row-major over the
+/// output's channel dimensions, see getOutputChannelDims). With a
+/// `selector`, the correction is added only where the selector equals
+/// `layerId`. Returns failure, after an error on the layer, when the
+/// correction does not have one value per channel.
+FailureOr<Value> buildBiasCorrection(OpBuilder &b, Location loc,
+                                     linalg::LinalgOp layer, Value output,
+                                     DenseFPElementsAttr correction,
+                                     Value selector = {}, int64_t layerId = -1);
 
 /// Erases `weight`'s layout chain and constant, from the layer side, as long
 /// as they have no uses left.

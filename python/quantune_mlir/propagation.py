@@ -1,0 +1,113 @@
+"""How much a layer's local int8 error grows on its way to the model output.
+
+Local metrics measure each layer's error where it arises; they cannot see
+that an error made early, or in a channel the next layers amplify, weighs
+more at the output. The per-layer sweep sees it, at one pass per layer.
+
+``--propagation`` measures it inside inference 2 at no extra pass: the
+inference-2 module gets a layer selector (``quantune-instrument
+shadow=true``), and on each calibration sample one layer, in a seeded
+round-robin order, feeds its int8 twin to the rest of the network. That
+sample's model outputs, against inference 1's fp32 outputs, give the output
+error this one layer causes, next to the local error its probes measure on
+the same sample. Per layer, over the samples that selected it,
+
+    gain_l = sum output error / sum local error            (error energy)
+
+and the output error the layer's final int8 form (chosen range, bias
+correction) would cause over the whole set is estimated as
+``gain_l * local error``. Each layer needs at least one sample, so the
+calibration set should hold at least as many samples as there are layers;
+a layer left without one gets the geometric mean of the measured gains.
+
+The estimate assumes that errors propagate linearly, as the sweep's
+one-layer-at-a-time measurement also does; the local error of layers
+downstream of the selected one is measured on an input that carries that
+one layer's int8 error, which is small next to their own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+NO_LAYER = -1
+
+
+def shadow_schedule(layer_ids: Sequence[int], samples: int, seed: int = 0) -> list[int]:
+    """The layer each calibration sample selects: a seeded permutation of
+    ``layer_ids``, repeated (``NO_LAYER`` for every sample when there is none)."""
+    if not layer_ids:
+        return [NO_LAYER] * samples
+    order = list(np.random.default_rng(seed).permutation(np.asarray(sorted(layer_ids), dtype=np.int64)))
+    return [int(order[n % len(order)]) for n in range(samples)]
+
+
+@dataclass
+class ShadowErrors:
+    """Output and local error energies of the samples that selected each layer."""
+
+    output_error: dict[int, float] = field(default_factory=dict)
+    local_error: dict[int, float] = field(default_factory=dict)
+    samples: dict[int, int] = field(default_factory=dict)
+    output_energy: float = 0.0
+    """sum of the fp32 model outputs squared, over every sample."""
+
+    def add(self, layer: int, outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray], local: float) -> None:
+        """One sample: ``outputs`` with ``layer`` switched to int8, the fp32 ``reference``."""
+        self.output_energy += sum(float(np.sum(np.square(r, dtype=np.float64))) for r in reference)
+        if layer == NO_LAYER:
+            return
+        error = sum(float(np.sum(np.square(o.astype(np.float64) - r))) for o, r in zip(outputs, reference))
+        self.output_error[layer] = self.output_error.get(layer, 0.0) + error
+        self.local_error[layer] = self.local_error.get(layer, 0.0) + local
+        self.samples[layer] = self.samples.get(layer, 0) + 1
+
+    def gains(self) -> dict[int, float]:
+        """Error energy gain from each sampled layer's output to the model output."""
+        return {
+            lid: self.output_error[lid] / self.local_error[lid]
+            for lid in self.samples
+            if self.local_error[lid] > 0 and math.isfinite(self.output_error[lid])
+        }
+
+
+@dataclass(frozen=True)
+class Propagated:
+    """One layer's estimated effect at the model output."""
+
+    output_sqnr: float
+    """SQNR (dB) of the model output with only this layer in int8 (estimated)."""
+    output_mse: float
+    """The same, as output error energy over output energy."""
+    gain_db: float | None
+    """How much the layer's relative error grows to the output, in dB (None: not sampled)."""
+    samples: int
+
+
+def propagate(
+    shadow: ShadowErrors,
+    local_error: Mapping[int, float],
+    local_signal: Mapping[int, float],
+    max_sqnr_db: float,
+) -> dict[int, Propagated]:
+    """Each layer's estimated output error: its measured gain (or, when it was
+    not sampled, the geometric mean gain) times its final local error."""
+    gains = shadow.gains()
+    positive = [g for g in gains.values() if g > 0]
+    fallback = math.exp(sum(math.log(g) for g in positive) / len(positive)) if positive else 1.0
+    out: dict[int, Propagated] = {}
+    for lid, error in local_error.items():
+        gain = gains.get(lid, fallback)
+        estimate = gain * error
+        mse = estimate / shadow.output_energy if shadow.output_energy > 0 else 0.0
+        sqnr = max_sqnr_db if mse <= 0 else min(max_sqnr_db, -10.0 * math.log10(mse))
+        gain_db = None
+        signal = local_signal.get(lid, 0.0)
+        if lid in gains and gains[lid] > 0 and signal > 0 and shadow.output_energy > 0:
+            gain_db = 10.0 * math.log10(gains[lid] * signal / shadow.output_energy)
+        out[lid] = Propagated(sqnr, mse, gain_db, shadow.samples.get(lid, 0))
+    return out
