@@ -34,11 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "imagenet"))
 
 import photos  # noqa: E402
 from fidelity import CONFIDENT_MARGIN, fidelity  # noqa: E402
 from nets import NETS, Net  # noqa: E402
+from rank_study import study  # noqa: E402
 
 from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, run_analysis  # noqa: E402
 from quantune_mlir.compiler import compile_mlir  # noqa: E402
@@ -229,6 +231,8 @@ def run_net(bench: Bench, configs: list[str], default: str, ranking_configs: lis
             if all(r[metric] is not None for r in runs)
         }
     result["rankings"] = rankings
+    if sweep_plan is not None:
+        result["rank_study"] = study({config: bench.analysis(config) for config in ranking_configs}, sweep_plan, labelled)
     result["sensitivity"] = [
         {"id": layer.id, "name": layer.name, "kind": layer.kind, "quantunev2": layer.sensitivity,
          "weight_sqnr": layer.weight_sqnr, "local_act_sqnr": layer.act_sqnr, "output_sqnr": layer.output_sqnr,

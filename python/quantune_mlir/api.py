@@ -123,6 +123,9 @@ def _analysis_options(
         raise QuantuneError(f"bad --percentile {percentile}: expected a number in (0, 100]")
     if bins < 1:
         raise QuantuneError(f"bad --bins {bins}: expected a positive number of histogram bins")
+    if propagation and method == "sweep":
+        raise QuantuneError("--propagation applies to --method quantunev2: the sweep measures every layer at the "
+                            "model output already")
     if calib_method not in CALIB_METHODS:
         raise QuantuneError(f"unknown --calib-method '{calib_method}'; expected one of {', '.join(CALIB_METHODS)}")
     check_budget(budget)

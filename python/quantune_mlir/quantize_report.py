@@ -38,10 +38,13 @@ class _Measurer:
             return None
         has_labels = self.data.labels is not None
         if not has_labels and reference is None:
-            return Accuracy(agreement=1.0)  # the fp32 module itself
-        result: EvaluationResult = evaluate_module(vmfb, self.data, reference=None if has_labels else reference,
+            return Accuracy(agreement=1.0, mean_kl=0.0)  # the fp32 module itself
+        # Agreement with the fp32 module is measured whenever there is one,
+        # labels or not: it shows what quantization changed.
+        result: EvaluationResult = evaluate_module(vmfb, self.data, reference=reference,
                                                    device=self.target.device, progress=False)
-        return Accuracy(top1=result.top1_accuracy, top5=result.top5_accuracy, agreement=result.top1_agreement)
+        return Accuracy(top1=result.top1_accuracy, top5=result.top5_accuracy, agreement=result.top1_agreement,
+                        mean_kl=result.mean_kl)
 
     def latency(self, vmfb: Path) -> LatencyMs | None:
         if self.target.device is None:

@@ -57,6 +57,8 @@ class Accuracy:
     top1: float | None = None
     top5: float | None = None
     agreement: float | None = None
+    mean_kl: float | None = None
+    """Mean KL divergence (nats) of the class distributions from the fp32 model's (not a fraction)."""
 
 
 @dataclass
@@ -173,6 +175,10 @@ def validate(data: ReportData) -> None:
             continue
         if summary.accuracy is not None:
             for key, value in asdict(summary.accuracy).items():
+                if key == "mean_kl":
+                    if value is not None and _finite(value) and value < 0:
+                        raise QuantuneError(f"report: {name} accuracy mean_kl = {value:g} is negative")
+                    continue
                 check_fraction(f"{name} accuracy {key}", value)
         check_size(f"{name} weight_bytes", summary.weight_bytes)
         check_size(f"{name} module_bytes", summary.module_bytes)
@@ -492,6 +498,9 @@ def summary_rows(fp32: Summary | None, quantized: Summary | None) -> list[tuple[
         f, q = _acc(fp32, key), _acc(quantized, key)
         if always or f is not None or q is not None:
             rows.append((label, fmt_percent(f), fmt_percent(q), fmt_delta_pp(q, f)))
+    kl = _acc(quantized, "mean_kl")
+    if kl is not None:
+        rows.append(("mean KL from fp32 (nats)", fmt_number(0.0, ".4f"), fmt_number(kl, ".4f"), MISSING))
     f, q = _lat(fp32, "median"), _lat(quantized, "median")
     rows.append(("latency, median", fmt_ms(f), fmt_ms(q), fmt_ratio(ratio(q, f))))
     ranges = [(_lat(s, "min"), _lat(s, "max")) for s in (fp32, quantized)]
@@ -530,7 +539,20 @@ def plan_facts_html(data: ReportData) -> str:
 
 
 LAYER_HEADERS = ["id", "name", "kind", "params", "MACs", "SQNR_w (dB)", "SQNR_a (dB)", "MSE_w", "MSE_a",
-                 "sensitivity", "precision", "reason"]
+                 "SQNR_out (dB)", "sensitivity", "activation range", "bias correction", "precision", "reason"]
+
+
+def range_text(layer: LayerPlan) -> str:
+    """The layer's activation range method, e.g. ``mse``."""
+    return layer.act_range or MISSING
+
+
+def correction_text(layer: LayerPlan) -> str:
+    """The size of the layer's bias correction: its largest |value| and channel count."""
+    if not layer.bias_correction:
+        return MISSING
+    largest = max(abs(v) for v in layer.bias_correction)
+    return f"{len(layer.bias_correction)} ch, max |{largest:.3g}|"
 
 
 def layer_row_html(layer: LayerPlan) -> str:
@@ -539,7 +561,9 @@ def layer_row_html(layer: LayerPlan) -> str:
         _cell(fmt_number(layer.params, ",d"), True), _cell(fmt_number(layer.macs, ",d"), True),
         _cell(fmt_number(layer.weight_sqnr, ".1f"), True), _cell(fmt_number(layer.act_sqnr, ".1f"), True),
         _cell(fmt_number(layer.weight_mse, ".2e"), True), _cell(fmt_number(layer.act_mse, ".2e"), True),
+        _cell(fmt_number(layer.output_sqnr, ".1f"), True),
         _cell(fmt_number(layer.sensitivity, ".3f"), True),
+        _cell(range_text(layer)), _cell(correction_text(layer)),
         _cell(layer.precision, cls=f"prec-{_slug(layer.precision)}"),
         _cell(layer.reason or MISSING),
     ]

