@@ -5,6 +5,10 @@
 // RUN: quantune-opt %t/bad-mode.mlir --verify-diagnostics --quantune-instrument="mode=histogram"
 // RUN: quantune-opt %t/zero-bins.mlir --quantune-instrument="mode=ranges bins=0" | FileCheck %t/zero-bins.mlir --check-prefix=ZERO
 // RUN: quantune-opt %t/zero-bins.mlir --verify-diagnostics --quantune-instrument="mode=ranges bins=16777217"
+// RUN: quantune-opt %t/subsample.mlir --quantune-instrument="mode=ranges bins=4 hist-elements=4" | FileCheck %t/subsample.mlir --check-prefix=SUB
+// RUN: quantune-opt %t/subsample.mlir --quantune-instrument="mode=ranges bins=4 hist-elements=0" | FileCheck %t/subsample.mlir --check-prefix=ALL
+// RUN: quantune-opt %t/subsample.mlir --quantune-instrument="mode=ranges bins=4 hist-elements=10" | FileCheck %t/subsample.mlir --check-prefix=ALL
+// RUN: quantune-opt %t/negative.mlir --verify-diagnostics --quantune-instrument="mode=ranges hist-elements=-1"
 // RUN: quantune-opt %t/invalid.mlir --split-input-file --verify-diagnostics --quantune-instrument="mode=ranges bins=4"
 
 //--- ranges.mlir
@@ -156,4 +160,30 @@ func.func @callee(%a: tensor<2x3xf32>, %b: tensor<3x2xf32>, %c: tensor<2x2xf32>)
 func.func @caller(%a: tensor<2x3xf32>, %b: tensor<3x2xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
   %0 = func.call @callee(%a, %b, %c) : (tensor<2x3xf32>, tensor<3x2xf32>, tensor<2x2xf32>) -> tensor<2x2xf32>
   return %0 : tensor<2x2xf32>
+}
+
+//--- subsample.mlir
+
+// hist-elements=4: the 2x5 input (10 elements) is counted on every
+// ceil(10/4) = 3rd element of its row-major order, 4 of them; min and max
+// still see all 10. With hist-elements=0 (or 10 and more) all are counted.
+// SUB-LABEL: func.func @f(
+// SUB:         %[[FLAT:.+]] = tensor.collapse_shape %{{.+}} {{\[\[}}0, 1]] : tensor<2x5xi32> into tensor<10xi32>
+// SUB-NEXT:    %[[EVERY3:.+]] = tensor.extract_slice %[[FLAT]][0] [4] [3] : tensor<10xi32> to tensor<4xi32>
+// SUB:         linalg.generic {{.*}} ins(%[[EVERY3]] : tensor<4xi32>)
+// ALL-LABEL: func.func @f(
+// ALL-NOT:     tensor.extract_slice
+func.func @f(%a: tensor<2x5xf32>, %b: tensor<5x2xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %0 = linalg.matmul {quantune.layer = 0 : i64} ins(%a, %b : tensor<2x5xf32>, tensor<5x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+//--- negative.mlir
+
+// expected-error @+1 {{quantune-instrument: hist-elements must be 0 (no limit) or positive, got -1}}
+module {
+  func.func @f(%a: tensor<2x5xf32>, %b: tensor<5x2xf32>, %c: tensor<2x2xf32>) -> tensor<2x2xf32> {
+    %0 = linalg.matmul {quantune.layer = 0 : i64} ins(%a, %b : tensor<2x5xf32>, tensor<5x2xf32>) outs(%c : tensor<2x2xf32>) -> tensor<2x2xf32>
+    return %0 : tensor<2x2xf32>
+  }
 }

@@ -91,9 +91,12 @@ static Value reduceToScalar(
 
 /// Histogram of `input` with `bins` equal bins over [min, max] (tensor<f32>
 /// values): bin = clamp(floor((x - min) * bins / (max - min)), 0, bins - 1),
-/// and 0 for every element when max == min.
+/// and 0 for every element when max == min. Counting costs `bins` compares
+/// per element, so a static input of more than `maxElements` elements
+/// (0: no limit) is counted on every k-th element of its row-major order,
+/// k = ceil(elements / maxElements).
 static Value buildHistogram(OpBuilder &b, Location loc, Value input, Value min,
-                            Value max, unsigned bins) {
+                            Value max, unsigned bins, int64_t maxElements) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   Type i32 = b.getI32Type();
@@ -140,6 +143,17 @@ static Value buildHistogram(OpBuilder &b, Location loc, Value input, Value min,
     for (int64_t d = 0; d < rank; ++d)
       all.front().push_back(d);
     indices = tensor::CollapseShapeOp::create(b, loc, indices, all);
+  }
+  if (maxElements > 0 && inputType.hasStaticShape() &&
+      inputType.getNumElements() > maxElements) {
+    int64_t total = inputType.getNumElements();
+    int64_t stride = llvm::divideCeil(total, maxElements);
+    int64_t kept = llvm::divideCeil(total, stride);
+    indices = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({kept}, i32), indices,
+        ValueRange{}, ValueRange{}, ValueRange{},
+        b.getDenseI64ArrayAttr({0}), b.getDenseI64ArrayAttr({kept}),
+        b.getDenseI64ArrayAttr({stride}));
   }
   Value histInit = tensor::EmptyOp::create(
       b, loc, ArrayRef<int64_t>{static_cast<int64_t>(bins)}, i32);
@@ -225,6 +239,12 @@ struct InstrumentPass
     if (*parsedMode == InstrumentMode::Ranges && bins > kMaxBins) {
       module.emitError() << "quantune-instrument: bins must be between 0 and "
                          << kMaxBins << ", got " << static_cast<unsigned>(bins);
+      return signalPassFailure();
+    }
+    if (histElements < 0) {
+      module.emitError() << "quantune-instrument: hist-elements must be 0 "
+                            "(no limit) or positive, got "
+                         << static_cast<int64_t>(histElements);
       return signalPassFailure();
     }
     if (*parsedMode == InstrumentMode::LocalError &&
@@ -368,7 +388,8 @@ InstrumentPass::addRangeProbes(OpBuilder &b, linalg::LinalgOp layer,
   // bins=0: min and max are all that min-max calibration needs.
   if (bins > 0)
     outputs.push_back(
-        {buildHistogram(b, loc, input, min, max, bins), prefix + "hist"});
+        {buildHistogram(b, loc, input, min, max, bins, histElements),
+         prefix + "hist"});
   return success();
 }
 

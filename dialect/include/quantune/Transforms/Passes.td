@@ -168,7 +168,11 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
     `mode=ranges` (inference 1): for the layer's input activation, `min`
     and `max` (`tensor<f32>`) and `hist` (`tensor<BINSxi32>`), a histogram
     with `bins` equal bins spanning this sample's `[min, max]`; `bins=0`
-    leaves the histogram out (min-max calibration needs none).
+    leaves the histogram out (min-max calibration needs none). Counting
+    costs `bins` compares per element, so a static input with more than
+    `hist-elements` elements (default 65536; 0 means no limit) is counted on
+    every k-th element of its row-major order, `k = ceil(elements /
+    hist-elements)`; `min` and `max` always see every element.
 
     `mode=local-error` (inference 2): every layer also computes its
     quantized twin on the same fp32 input, `y' = op(Q(x), Q(W))`, with the
@@ -218,6 +222,9 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
            "ranges or local-error">,
     Option<"bins", "bins", "unsigned", /*default=*/"128",
            "Histogram bins per sample, 0 for none (mode=ranges)">,
+    Option<"histElements", "hist-elements", "int64_t", /*default=*/"65536",
+           "Count a larger static input's histogram on every k-th element "
+           "so that at most this many are counted; 0 counts all (mode=ranges)">,
     Option<"bits", "bits", "unsigned", /*default=*/"8",
            "Weight bit width of the quantized twin (mode=local-error)">,
     Option<"shadow", "shadow", "bool", /*default=*/"false",
