@@ -48,7 +48,8 @@ bench:
 	$(PY) bench/bench_lowering.py --out bench/out/lowering.json
 	$(PY) bench/zoo/train.py
 	$(PY) bench/bench_zoo.py --out bench/out/zoo.json
-	$(PY) bench/pretrained_mobilenet.py --out bench/out/pretrained.json
+	$(PY) bench/bench_zoo_accuracy.py --out bench/out/zoo_accuracy.json
+	$(PY) bench/bench_pretrained.py --out bench/out/pretrained.json
 	$(PY) bench/bench_latency.py --out bench/out/latency.json
 	$(PY) bench/report.py bench/out > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
 

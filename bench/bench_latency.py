@@ -3,7 +3,7 @@
 Models: the five zoo architectures at their ImageNet widths (ResNet-18,
 ResNet-50, SqueezeNet 1.0, VGG-16, MobileNetV2; torchvision layouts, 1000
 classes, seeded random weights, eval mode) and the pretrained ImageNet
-MobileNetV2 of bench/pretrained_mobilenet.py. Each is exported with
+MobileNetV2 of bench/imagenet/nets.py. Each is exported with
 torch.onnx.export (opset 17, batch 1, 1x3x224x224, BatchNorm folded).
 
 Variants, each measured at every thread count:
@@ -181,10 +181,11 @@ def export_onnx(name: str, workdir: Path) -> Path:
     tmp = path.with_suffix(".tmp.onnx")
     _log(f"{name}: exporting ONNX")
     if name == "mobilenetv2_pretrained":
-        # torchvision's ImageNet weights, as that benchmark uses them
-        from pretrained_mobilenet import build_onnx
+        # torchvision's ImageNet weights, as bench/bench_pretrained.py uses them
+        sys.path.insert(0, str(Path(__file__).parent / "imagenet"))
+        from nets import NETS
 
-        build_onnx(tmp)
+        NETS["mobilenet_v2"].build(tmp.parent).rename(tmp)
     else:
         import warnings
 

