@@ -45,7 +45,8 @@ from quantune_mlir.plan import LayerPlan, Plan
 from quantune_mlir.progress import report, track
 from quantune_mlir.propagation import NO_LAYER, Propagated, ShadowErrors, propagate, shadow_schedule
 from quantune_mlir.range_choice import (
-    AUTO_METHODS, CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION, LocalErrors, RangeCandidate, choose,
+    AUTO_METHODS, CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION, DEFAULT_RATIO,
+    LocalErrors, RangeCandidate, choose,
     range_candidates,
 )
 from quantune_mlir.runtime import ModuleRunner
@@ -65,7 +66,7 @@ class AnalysisOptions:
 
     method: str = "quantunev2"
     budget: str = "fp32-fraction=0.1"
-    ratio: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    ratio: tuple[float, float, float, float] = DEFAULT_RATIO
     calib_method: str = DEFAULT_CALIB_METHOD
     """A range method for every layer, or ``auto``: each layer keeps the
     candidate of :data:`~quantune_mlir.range_choice.AUTO_METHODS` with the

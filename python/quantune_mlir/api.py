@@ -28,7 +28,7 @@ from quantune_mlir.fileio import check_paths, path_or_none
 from quantune_mlir.lowering import PRECISIONS
 from quantune_mlir.plan import Plan, format_table
 from quantune_mlir.range_choice import (
-    CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION,
+    CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION, DEFAULT_RATIO,
 )
 from quantune_mlir.pipeline import QuantizeOptions, QuantizeResult, quantize_model
 
@@ -117,7 +117,7 @@ def _shape_specs(value: Sequence[str] | Mapping[str, Sequence[int]] | None) -> l
 
 def _analysis_options(
     method: str, budget: str, ratio: str | Sequence[float], calib_method: str, percentile: float, bins: int,
-    keep_fp32: Sequence[str], device: str, bias_correction: bool, propagation: bool,
+    keep_fp32: Sequence[str], device: str, bias_correction: bool, propagation: bool | None,
 ) -> AnalysisOptions:
     if not 0 < percentile <= 100:
         raise QuantuneError(f"bad --percentile {percentile}: expected a number in (0, 100]")
@@ -126,6 +126,8 @@ def _analysis_options(
     if propagation and method == "sweep":
         raise QuantuneError("--propagation applies to --method quantunev2: the sweep measures every layer at the "
                             "model output already")
+    if propagation is None:  # the default: on for quantunev2
+        propagation = DEFAULT_PROPAGATION and method == "quantunev2"
     if calib_method not in CALIB_METHODS:
         raise QuantuneError(f"unknown --calib-method '{calib_method}'; expected one of {', '.join(CALIB_METHODS)}")
     check_budget(budget)
@@ -148,10 +150,10 @@ def analyze(
     output: PathLike | None = None,
     method: str = "quantunev2",
     budget: str = "fp32-fraction=0.1",
-    ratio: str | Sequence[float] = (1.0, 1.0, 1.0, 1.0),
+    ratio: str | Sequence[float] = DEFAULT_RATIO,
     calib_method: str = DEFAULT_CALIB_METHOD,
     bias_correction: bool = DEFAULT_BIAS_CORRECTION,
-    propagation: bool = DEFAULT_PROPAGATION,
+    propagation: bool | None = None,
     percentile: float = 99.99,
     bins: int = 128,
     keep_fp32: Sequence[str] = (),
@@ -194,10 +196,10 @@ def quantize(
     emit_mlir: PathLike | None = None,
     method: str = "quantunev2",
     budget: str = "fp32-fraction=0.1",
-    ratio: str | Sequence[float] = (1.0, 1.0, 1.0, 1.0),
+    ratio: str | Sequence[float] = DEFAULT_RATIO,
     calib_method: str = DEFAULT_CALIB_METHOD,
     bias_correction: bool = DEFAULT_BIAS_CORRECTION,
-    propagation: bool = DEFAULT_PROPAGATION,
+    propagation: bool | None = None,
     percentile: float = 99.99,
     bins: int = 128,
     keep_fp32: Sequence[str] = (),

@@ -18,7 +18,7 @@ from quantune_mlir import __version__
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import check_paths, staged_outputs
 from quantune_mlir.range_choice import (
-    CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION,
+    CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION, DEFAULT_RATIO,
 )
 
 EPILOG = """\
@@ -239,8 +239,10 @@ def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", default="fp32-fraction=0.1",
                    help="how many layers stay fp32: fp32-count=K, fp32-fraction=F, weight-bytes=B or "
                    "int8-mac-share=P; default: fp32-fraction=0.1")
-    p.add_argument("--ratio", default="1,1,1,1",
-                   help="weights of weight_sqnr,act_sqnr,weight_mse,act_mse in the sensitivity; default: 1,1,1,1")
+    default_ratio = ",".join(f"{r:g}" for r in DEFAULT_RATIO)
+    p.add_argument("--ratio", default=default_ratio,
+                   help="weights of weight_sqnr,act_sqnr,weight_mse,act_mse in the sensitivity (with --propagation "
+                   f"the activation terms are measured at the model output); default: {default_ratio}")
     p.add_argument("--calib-method", default=DEFAULT_CALIB_METHOD, choices=list(CALIB_METHODS),
                    help="activation range calibration: one method for every layer, or auto (each layer keeps "
                    "the minmax, percentile or mse range with the lowest local int8 error, measured in "
@@ -248,11 +250,11 @@ def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=DEFAULT_BIAS_CORRECTION,
                    help="add each int8 layer's mean local error per output channel (measured in inference 2) "
                    f"to its bias; default: {'on' if DEFAULT_BIAS_CORRECTION else 'off'}")
-    p.add_argument("--propagation", action=argparse.BooleanOptionalAction, default=DEFAULT_PROPAGATION,
+    p.add_argument("--propagation", action=argparse.BooleanOptionalAction, default=None,
                    help="rank layers by their estimated error at the model output: in inference 2 each "
                    "calibration input also runs with one layer in int8 (round robin), which measures how "
                    "that layer's error grows downstream; needs at least as many inputs as layers; "
-                   f"default: {'on' if DEFAULT_PROPAGATION else 'off'}")
+                   f"default: {'on' if DEFAULT_PROPAGATION else 'off'} for --method quantunev2")
     p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile; default: 99.99")
     p.add_argument("--bins", type=int, default=128, help="histogram bins per sample in inference 1 (percentile and mse); default: 128")
     p.add_argument("--image-spec", help="preprocessing for an image folder, e.g. "

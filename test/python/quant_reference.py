@@ -27,7 +27,9 @@ Semantics of an ``i8`` layer (a Conv, Gemm or MatMul node named by the plan):
   constant ``B [K, N]``.
 * Bias (Conv ``B``, Gemm ``C``): by default rounded onto the grid the
   compiler folds it to, ``b' = round_half_even(b / (s_x s_c)) * s_x s_c``;
-  ``quantize_bias=False`` keeps it float.
+  ``quantize_bias=False`` keeps it float. A layer's ``bias_correction`` (one
+  value per output channel, from the analysis) is added to the bias before
+  the rounding, as the compiler does; a Conv without a bias gets one.
 
 All scales are rounded to float32 first (the precision the compiler and the
 ONNX initializers hold them in), and both renderings share the quantized
@@ -182,14 +184,24 @@ def _layer_quant(
     wq, ws = quantize_weight(weight, axis)
     lq = LayerQuant(index, 0, 1, act, wq, ws, axis)
     has_bias = node.op_type in ("Conv", "Gemm") and len(node.input) > 2 and node.input[2] != ""
-    if has_bias and quantize_bias:
-        if node.input[2] not in inits:
-            raise ValueError(f"i8 layer '{node.name}' has a non-constant bias")
-        bias = inits[node.input[2]]
+    correction = layer.get("bias_correction")
+    if correction is not None and not quantize_bias:
+        raise NotImplementedError(f"'{node.name}': a bias correction needs quantize_bias=True")
+    if correction is not None and not has_bias and node.op_type != "Conv":
+        raise NotImplementedError(f"{node.op_type} '{node.name}': a bias correction needs a bias input")
+    if (has_bias or correction is not None) and quantize_bias:
+        channels = ws.shape[0]
+        if has_bias:
+            if node.input[2] not in inits:
+                raise ValueError(f"i8 layer '{node.name}' has a non-constant bias")
+            bias = inits[node.input[2]].astype(np.float64)
+        else:
+            bias = np.zeros(channels)
         if node.op_type == "Gemm":
             # Gemm's C may be a scalar, [N], [1, N] or [M, 1]: spread it over the channels.
-            channels = ws.shape[0]
             bias = np.broadcast_to(bias, np.broadcast_shapes(bias.shape, (1, channels)))
+        if correction is not None:
+            bias = bias + np.asarray(correction, np.float32).astype(np.float64)
         lq.bias_input, lq.bias = 2, round_bias(bias, act.scale, ws)
     return lq
 
@@ -327,7 +339,11 @@ def build_qdq_model(model: onnx.ModelProto, plan: Any, quantize_bias: bool = Tru
                 "DequantizeLinear", [wq, ws, wz], [wdq], name=names(f"{wdq}_node"), axis=lq.axis))
             new.input[lq.weight_input] = wdq
             if lq.bias is not None:
-                new.input[lq.bias_input] = init(f"{base}_bias_rounded", lq.bias)
+                bias = init(f"{base}_bias_rounded", lq.bias)
+                if len(new.input) > lq.bias_input:
+                    new.input[lq.bias_input] = bias
+                else:  # a Conv that had no bias gets its correction as one
+                    new.input.append(bias)
         new_nodes.append(new)
 
     del graph.node[:]
@@ -387,6 +403,8 @@ def simulate(model: onnx.ModelProto, plan: Any, x: np.ndarray, quantize_bias: bo
         if lq is not None:
             inputs[lq.weight_input] = lq.weight_dequantized()
             if lq.bias is not None:
+                if len(inputs) <= lq.bias_input:
+                    inputs.append(None)
                 inputs[lq.bias_input] = lq.bias.astype(np.float64)
         op = _OPS.get(node.op_type)
         if op is None:

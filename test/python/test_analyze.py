@@ -87,8 +87,14 @@ def _single_node(op: str, inputs: dict[str, np.ndarray], attrs: dict, out_shape:
     return session.run(None, inputs)[0]
 
 
+# The paper's recipe: min-max ranges, no bias correction, local ranking (the
+# defaults add per-layer ranges, bias correction and propagation, tested in
+# test_calibration_recipes.py and test_instrument_numeric.py).
+PLAIN = dict(calib_method="minmax", bias_correction=False, propagation=False)
+
+
 def test_quantunev2_metrics_match_numpy_reference(setup: dict) -> None:
-    plan = analyze(setup["model"], setup["calib"], AnalysisOptions(budget="fp32-count=0"))
+    plan = analyze(setup["model"], setup["calib"], AnalysisOptions(budget="fp32-count=0", **PLAIN))
     conv, fc = plan.layers
     assert (conv.name, conv.kind, fc.name, fc.kind) == ("conv", "conv2d", "fc", "matmul")
     assert (conv.params, conv.macs, fc.params, fc.macs) == (108, 4 * 64 * 27, 12, 12)
@@ -146,15 +152,21 @@ def test_quantunev2_runs_the_model_exactly_twice(setup: dict, monkeypatch: pytes
     assert set(plan.phases_seconds) >= {"import", "weight_metrics", "inference_1", "inference_2", "assign"}
 
     calls.clear()
-    sweep = analyze(setup["model"], setup["calib"], AnalysisOptions(method="sweep"))
+    sweep = analyze(setup["model"], setup["calib"], AnalysisOptions(method="sweep", **PLAIN))
     assert len(calls) == (1 + 2) * n
     assert sweep.inferences["passes"] == 3
+    # With the default recipe the sweep first runs inference 2 for the
+    # ranges and corrections it simulates: one more pass.
+    calls.clear()
+    sweep = analyze(setup["model"], setup["calib"], AnalysisOptions(method="sweep"))
+    assert len(calls) == (2 + 2) * n
+    assert sweep.inferences["passes"] == 4
 
 
 def test_sweep_measures_output_degradation(setup: dict) -> None:
     """The sweep's metric for a layer is the model output error with only
     that layer fake-quantized, checked with onnxruntime."""
-    plan = analyze(setup["model"], setup["calib"], AnalysisOptions(method="sweep", budget="fp32-count=1"))
+    plan = analyze(setup["model"], setup["calib"], AnalysisOptions(method="sweep", budget="fp32-count=1", **PLAIN))
     conv = plan.layers[0]
     base = onnxruntime.InferenceSession(_small_model().SerializeToString(), providers=["CPUExecutionProvider"])
     quant = _small_model()

@@ -144,7 +144,8 @@ def reference_plan(plan: Plan, precision: str) -> dict:
     (not through lowering.plan_annotations): int8 = every layer i8."""
     chosen = {"int8": lambda l: "i8", "fp32": lambda l: "f32", "plan": lambda l: l.precision}[precision]
     return {"layers": [
-        {"name": l.name, "precision": chosen(l), "act_scale": l.act_scale, "act_zero_point": l.act_zero_point}
+        {"name": l.name, "precision": chosen(l), "act_scale": l.act_scale, "act_zero_point": l.act_zero_point,
+         "bias_correction": l.bias_correction}
         for l in plan.layers
     ]}
 
