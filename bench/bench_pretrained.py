@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent / "imagenet"))
 import photos  # noqa: E402
 from fidelity import CONFIDENT_MARGIN, fidelity  # noqa: E402
 from nets import NETS, Net  # noqa: E402
+from ort_quant import quantize_static_qdq  # noqa: E402
 from rank_study import study  # noqa: E402
 
 from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, run_analysis  # noqa: E402
@@ -142,40 +143,10 @@ class Bench:
         return record
 
     def ort_static(self, method: str) -> dict:
-        from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
-        import onnxruntime as ort
-
         out = self.work / f"ort-{method}-{len(self.calib)}.onnx"
         if not out.is_file():
-            session = ort.InferenceSession(str(self.model), providers=["CPUExecutionProvider"])
-            name = session.get_inputs()[0].name
-            calib = self.calib
-
-            class Reader(CalibrationDataReader):
-                def __init__(self) -> None:
-                    self.items = iter([{name: calib[i : i + 1]} for i in range(len(calib))])
-
-                def get_next(self) -> dict | None:
-                    return next(self.items, None)
-
-            model = self.model
-            if load_onnx_opset(model) < 13:  # per-channel QDQ needs opset 13
-                import onnx
-
-                model = self.work / "opset13.onnx"
-                onnx.save(onnx.version_converter.convert_version(onnx.load(self.model), 13), model)
-            quantize_static(str(model), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                            calibrate_method={"minmax": CalibrationMethod.MinMax,
-                                              "percentile": CalibrationMethod.Percentile}[method])
+            quantize_static_qdq(self.model, out, self.calib, method)
         return self.score(self._ort_outputs(out, f"ort-{method}-{len(self.calib)}"))
-
-
-def load_onnx_opset(path: Path) -> int:
-    import onnx
-
-    model = onnx.load(path, load_external_data=False)
-    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
 
 
 def _spread(values: list[float]) -> dict:

@@ -18,23 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import fmnist  # noqa: E402
+from rank_study import spearman  # noqa: E402
 
 from quantune_mlir.analysis import AnalysisOptions, analyze  # noqa: E402
-
-
-def spearman(a: list[float], b: list[float]) -> float:
-    """Spearman's rho with average ranks for ties."""
-    def ranks(v: list[float]) -> np.ndarray:
-        v = np.asarray(v, dtype=np.float64)
-        order = np.argsort(v, kind="stable")
-        r = np.empty(len(v))
-        r[order] = np.arange(len(v), dtype=np.float64)
-        for value in np.unique(v):
-            tie = v == value
-            r[tie] = r[tie].mean()
-        return r
-    ra, rb = ranks(a), ranks(b)
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def main() -> int:

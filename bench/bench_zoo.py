@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from ort_quant import quantize_static_qdq  # noqa: E402
 from quantune_mlir.analysis import AnalysisOptions, analyze  # noqa: E402
 from quantune_mlir.compiler import compile_mlir  # noqa: E402
 from quantune_mlir.evaluate import evaluate_module, module_latency  # noqa: E402
@@ -95,23 +96,11 @@ class _Runner:
 def _ort_static(model_path: Path, calib: np.ndarray, method: str, x: np.ndarray, y: np.ndarray, tmp: Path,
                 reps: int) -> dict:
     import onnxruntime as ort
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     name = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.items = iter([{name: calib[i : i + 1]} for i in range(len(calib))])
-
-        def get_next(self) -> dict | None:
-            return next(self.items, None)
-
     out = tmp / f"{model_path.stem}-ort-{method}.onnx"
     start = time.perf_counter()
-    quantize_static(str(model_path), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    calibrate_method={"minmax": CalibrationMethod.MinMax,
-                                      "percentile": CalibrationMethod.Percentile}[method])
+    quantize_static_qdq(model_path, out, calib, method)
     seconds = time.perf_counter() - start
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1

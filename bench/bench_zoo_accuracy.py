@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "zoo"))
 
 import fmnist  # noqa: E402
+from ort_quant import quantize_static_qdq  # noqa: E402
 from rank_study import study  # noqa: E402
 from train import preprocess  # noqa: E402
 
@@ -107,23 +108,12 @@ class Model:
 
     def ort_minmax(self, calib: np.ndarray, seed: int) -> float:
         import onnxruntime as ort
-        from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
         cached = self.work / f"ort-minmax-seed{seed}.json"
         if cached.is_file():
             return json.loads(cached.read_text())["top1"]
         out = self.work / f"ort-minmax-seed{seed}.onnx"
-
-        class Reader(CalibrationDataReader):
-            def __init__(self) -> None:
-                self.items = iter([{"x": calib[i : i + 1]} for i in range(len(calib))])
-
-            def get_next(self) -> dict | None:
-                return next(self.items, None)
-
-        quantize_static(str(self.path), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+        quantize_static_qdq(self.path, out, calib, "minmax")
         session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
         hits = sum(int(np.argmax(session.run(None, {"x": self.x[i : i + 1]})[0]) == self.y[i])
                    for i in range(len(self.x)))
