@@ -51,6 +51,7 @@ from quantune_mlir.lowering import lower_plan, plan_annotations  # noqa: E402
 from quantune_mlir.onnx_model import load_onnx  # noqa: E402
 from quantune_mlir.opt import run_quantune_opt  # noqa: E402
 from quantune_mlir.plan import Plan, load_plan  # noqa: E402
+from quantune_mlir.range_choice import DEFAULT_RATIO  # noqa: E402
 from quantune_mlir.replan import random_plan, replan  # noqa: E402
 from quantune_mlir.runtime import ModuleRunner  # noqa: E402
 from quantune_mlir.targets import parse_target  # noqa: E402
@@ -155,7 +156,7 @@ def _spread(values: list[float]) -> dict:
 
 
 def run_net(bench: Bench, configs: list[str], default: str, ranking_configs: list[str], budgets: list[float],
-            seeds: int, sweep: bool) -> dict:
+            seeds: int, sweep: bool, ratio: tuple[float, ...]) -> dict:
     net = bench.net
     result: dict = {"family": net.family, "classes": net.classes, "views": len(bench.x),
                     "calibration_views": len(bench.calib), "photos": bench.photos}
@@ -174,7 +175,7 @@ def run_net(bench: Bench, configs: list[str], default: str, ranking_configs: lis
             "plan_seconds": plan.phases_seconds.get("total"),
             "act_ranges": _count(layer.act_range for layer in plan.layers if layer.act_range),
             "int8": bench.measure(plan, "int8"),
-            "quantunev2_0.1": bench.measure(replan(plan, bench.labelled_ir(), "fp32-fraction=0.1")),
+            "quantunev2_0.1": bench.measure(replan(plan, bench.labelled_ir(), "fp32-fraction=0.1", ratio=ratio)),
         }
     plan = bench.analysis(default)
     labelled = bench.labelled_ir()
@@ -190,7 +191,7 @@ def run_net(bench: Bench, configs: list[str], default: str, ranking_configs: lis
         _log(f"[{net.name}] rankings at {budget}")
         for config in ranking_configs:
             rankings[f"quantunev2 {config}"][f"{fraction:g}"] = bench.measure(
-                replan(bench.analysis(config), labelled, budget))
+                replan(bench.analysis(config), labelled, budget, ratio=ratio))
         if sweep_plan is not None:
             # The sweep's ranking, on the default recipe's ranges and corrections.
             scores = {layer.id: layer.act_sqnr for layer in sweep_plan.layers if layer.act_sqnr is not None}
@@ -237,19 +238,23 @@ def main() -> int:
     parser.add_argument("--budgets", default="0.05,0.1,0.2")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--ratio", default=",".join(f"{r:g}" for r in DEFAULT_RATIO),
+                        help="the ratio QuantuneV2's rankings are cut with (the analyses do not depend on it)")
     args = parser.parse_args()
     out: dict = {
         "command": "python " + " ".join(sys.argv),
         "machine": f"{platform.platform()}, {platform.machine()}",
         "confident_margin": CONFIDENT_MARGIN,
         "default_recipe": args.default,
+        "ratio": args.ratio,
         "nets": {},
     }
     for name in args.nets.split(","):
         start = time.perf_counter()
         bench = Bench(NETS[name], args.workdir / name, args.calib, args.views_per_photo)
         out["nets"][name] = run_net(bench, args.configs.split(","), args.default, args.ranking_configs.split(","),
-                                    [float(b) for b in args.budgets.split(",")], args.seeds, not args.no_sweep)
+                                    [float(b) for b in args.budgets.split(",")], args.seeds, not args.no_sweep,
+                                    tuple(float(r) for r in args.ratio.split(",")))
         out["nets"][name]["bench_seconds"] = round(time.perf_counter() - start, 1)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2))

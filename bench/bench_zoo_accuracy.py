@@ -47,6 +47,7 @@ from quantune_mlir.lowering import lower_plan, plan_annotations  # noqa: E402
 from quantune_mlir.onnx_model import load_onnx  # noqa: E402
 from quantune_mlir.opt import run_quantune_opt  # noqa: E402
 from quantune_mlir.plan import Plan, load_plan  # noqa: E402
+from quantune_mlir.range_choice import DEFAULT_RATIO  # noqa: E402
 from quantune_mlir.replan import random_plan, replan  # noqa: E402
 from quantune_mlir.runtime import ModuleRunner  # noqa: E402
 from quantune_mlir.targets import parse_target  # noqa: E402
@@ -169,7 +170,7 @@ def main() -> int:
             scores = {layer.id: layer.act_sqnr for layer in sweep.layers if layer.act_sqnr is not None}
             for fraction in budgets:
                 budget = f"fp32-fraction={fraction:g}"
-                add(f"quantunev2 {fraction:g}", model.accuracy(replan(plan, model.labelled, budget)))
+                add(f"quantunev2 {fraction:g}", model.accuracy(replan(plan, model.labelled, budget, ratio=DEFAULT_RATIO)))
                 add(f"sweep {fraction:g}", model.accuracy(
                     replan(plan, model.labelled, budget, ratio=(0.0, 1.0, 0.0, 0.0), act_sqnr=scores)))
                 add(f"random {fraction:g}", model.accuracy(random_plan(plan, model.labelled, budget, seed)))

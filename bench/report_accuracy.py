@@ -68,7 +68,8 @@ def pretrained_section(data: dict) -> list[str]:
             lines += ["", "Ranges chosen by `--calib-method auto`: "
                       + ", ".join(f"{k} {v}" for k, v in sorted(ranges.items())) + " layers."]
         lines += ["", "Rankings at each budget (fraction of layers kept fp32), all on the default recipe's ranges "
-                  "and bias corrections: top-1 agreement / confident top-1 / mean KL.", "",
+                  f"and bias corrections (QuantuneV2 with ratio {data.get('ratio', '1,1,1,1')}): top-1 agreement / "
+                  "confident top-1 / mean KL.", "",
                   "| ranking | " + " | ".join(f"{b} fp32" for b in net["rankings"]["random"]) + " |",
                   "|---|" + "---|" * len(net["rankings"]["random"])]
         for method, points in net["rankings"].items():
