@@ -426,6 +426,47 @@ def _apply_tuning(
     return tuned
 
 
+def _inference_2(
+    with_qparams: str,
+    ranges_of: Mapping[int, list[RangeCandidate]],
+    candidates: Sequence[Layer],
+    calib: CalibrationInputs,
+    reference: Sequence[Sequence[np.ndarray]],
+    options: AnalysisOptions,
+    phases: _Phases,
+    notes: _Annotations,
+    propagation: bool,
+) -> tuple[_Tuning, str]:
+    """Inference 2 and what it decides: each layer's local metrics, range
+    and bias correction (and with ``propagation`` its error at the model
+    output), and the IR annotated with the chosen ranges and corrections."""
+    what = "local int8 error" + (", range choice" if options.calib_method == "auto" else "") + (
+        ", bias correction" if options.bias_correction else "") + (", propagation" if propagation else "")
+    report(f"inference 2: {what} over {len(calib)} inputs")
+    with phases("instrument_2", "  instrumenting"):
+        instrumented = run_quantune_opt(
+            with_qparams, [f"--quantune-instrument=mode=local-error shadow={str(propagation).lower()}"])
+    # The local-error sums are f64 (f32 overflows on large outputs); IREE
+    # demotes f64 to f32 unless told not to. Some models' own f64 ops do not
+    # compile without the demotion: then the sums are f32, and a layer whose
+    # sums overflow stays f32 with a reason.
+    runner = _compile(instrumented, options, phases, "compile_2", ("--iree-input-demote-f64-to-f32=false",))
+    schedule = shadow_schedule([layer.id for layer in candidates], len(calib)) if propagation else None
+    if propagation and len(calib) < len(candidates):
+        report(f"  note: --propagation samples each layer once; {len(calib)} inputs for "
+               f"{len(candidates)} layers leave {len(candidates) - len(calib)} layers with an average gain")
+    with phases("inference_2", "  running"):
+        sums, shadow = _local_error_pass(runner, instrumented, calib, schedule, reference)
+        tuning = _tune(sums, ranges_of, options, shadow)
+    tuning.degenerate.update(_new_reasons(instrumented, candidates))
+    # The chosen ranges and corrections go through the lowering's checks
+    # again; a layer they make infeasible keeps its first candidate,
+    # uncorrected.
+    with phases("tune", "  annotating chosen ranges, checking int8 feasibility"):
+        tuned = _apply_tuning(with_qparams, tuning, ranges_of, candidates, notes)
+    return tuning, tuned
+
+
 def run_analysis(
     model_path: str | os.PathLike[str],
     calib_source: Any,
@@ -482,32 +523,11 @@ def run_analysis(
         meaning: dict[str, str] = {}
         local_error = options.method == "quantunev2" and not options.ranges_only
         if local_error or _chooses_in_inference_2(options):
-            what = "local int8 error" + (", range choice" if options.calib_method == "auto" else "") + (
-                ", bias correction" if options.bias_correction else "")
-            report(f"inference 2: {what} over {len(calib)} inputs")
-            propagation = options.propagation and local_error
-            with phases("instrument_2", "  instrumenting"):
-                instrumented = run_quantune_opt(
-                    with_qparams, [f"--quantune-instrument=mode=local-error shadow={str(propagation).lower()}"])
-            # The local-error sums are f64 (f32 overflows on large outputs);
-            # IREE demotes f64 to f32 unless told not to. Some models' own f64
-            # ops do not compile without the demotion: then the sums are f32,
-            # and a layer whose sums overflow stays f32 with a reason.
-            runner = _compile(instrumented, options, phases, "compile_2", ("--iree-input-demote-f64-to-f32=false",))
-            schedule = shadow_schedule([layer.id for layer in candidates], len(calib)) if propagation else None
-            if propagation and len(calib) < len(candidates):
-                report(f"  note: --propagation samples each layer once; {len(calib)} inputs for "
-                       f"{len(candidates)} layers leave {len(candidates) - len(calib)} layers with an average gain")
-            with phases("inference_2", "  running"):
-                sums, shadow = _local_error_pass(runner, instrumented, calib, schedule, reference)
-                tuning = _tune(sums, ranges_of, options, shadow)
-            tuning.degenerate.update(_new_reasons(instrumented, candidates))
-            # The chosen ranges and corrections go through the lowering's
-            # checks again; a layer they make infeasible keeps its first
-            # candidate, uncorrected.
-            with phases("tune", "  annotating chosen ranges, checking int8 feasibility"):
-                tuned = _apply_tuning(with_qparams, tuning, ranges_of, candidates, notes)
-            if not local_error:
+            tuning, tuned = _inference_2(
+                with_qparams, ranges_of, candidates, calib, reference, options, phases, notes,
+                propagation=options.propagation and local_error,
+            )
+            if not local_error:  # inference 2 ran for the calibration only
                 tuning.local = {}
         else:
             tuned = with_qparams
@@ -523,7 +543,7 @@ def run_analysis(
                 + (", after bias correction" if options.bias_correction else ""),
                 "act_mse": "local relative MSE of the layer output, same setting",
             }
-            if options.propagation:
+            if tuning.propagated:
                 meaning.update({
                     "output_sqnr": "estimated SQNR (dB) of the model output with only this layer int8 "
                     "(gain sampled in inference 2 times the local error); the ranking uses it and its MSE",
