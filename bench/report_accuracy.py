@@ -87,11 +87,31 @@ def pretrained_section(data: dict) -> list[str]:
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         if "rank_study" in net:
             lines += rank_study_table(net["rank_study"])
+        lines += where_error_enters(net.get("sensitivity", []))
         seconds = net.get("plan_seconds", {})
         if seconds:
             lines += ["", "Plan time: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items() if v)
                       + (f", sweep {net['sweep_plan_seconds']:.0f} s" if net.get("sweep_plan_seconds") else "") + "."]
         lines.append("")
+    return lines
+
+
+def where_error_enters(layers: list[dict], top: int = 8) -> list[str]:
+    """The layers whose int8 error hurts the output most (the sweep's view),
+    with what the local and propagation-aware metrics say of them."""
+    measured = [l for l in layers if l.get("sweep_output_sqnr") is not None]
+    if not measured:
+        return []
+    measured.sort(key=lambda l: l["sweep_output_sqnr"])
+    lines = ["", f"Where the error enters: the {top} layers whose int8 error alone hurts the output most "
+             "(sweep), against what the two inferences see of them (local SQNR; estimated output SQNR and "
+             "gain with --propagation):", "",
+             "| layer | kind | range | output SQNR, sweep (dB) | estimated (dB) | local SQNR (dB) | gain (dB) |",
+             "|---|---|---|---|---|---|---|"]
+    for l in measured[:top]:
+        lines.append(f"| {l['id']} `{l['name']}` | {l['kind']} | {l.get('act_range') or '-'} | "
+                     f"{_num(l['sweep_output_sqnr'], '.1f')} | {_num(l.get('output_sqnr'), '.1f')} | "
+                     f"{_num(l.get('local_act_sqnr'), '.1f')} | {_num(l.get('gain_db'), '+.1f')} |")
     return lines
 
 

@@ -35,7 +35,8 @@ def make_plan() -> Plan:
         LayerPlan(0, "conv1", "conv2d", 432, 442368, "i8", 0.12, 44.1, 37.9, 3.9e-5, 1.6e-4, 0.0123, -3),
         LayerPlan(1, NASTY_NAME, "conv2d", 4608, 1179648, "f32", 0.91, 30.2, 21.5, 9.5e-4, 7.1e-3, 0.02, 5),
         LayerPlan(2, "gather_mm", "matmul", None, None, "f32", reason="weight is not a constant"),
-        LayerPlan(3, "fc", "matmul", 1000, 1000, "i8", 0.30, 40.0, 35.0, 1.0e-4, 1.2e-4, 0.05, 0),
+        LayerPlan(3, "fc", "matmul", 1000, 1000, "i8", 0.30, 40.0, 35.0, 1.0e-4, 1.2e-4, 0.05, 0,
+                  act_range="mse", bias_correction=[0.25, -0.5, 0.125], output_sqnr=28.25, gain_db=-6.75),
     ]
     return Plan(
         model="model.onnx", method="quantunev2", budget="fp32-fraction=0.25", ratio=[1.0, 1.0, 1.0, 1.0],
@@ -59,7 +60,7 @@ def make_data(**changes: object) -> ReportData:
         plan=make_plan(), model="model.onnx", target="llvm-cpu:host",
         fp32=Summary(Accuracy(top1=0.761, top5=0.93), LatencyMs(12.3, 11.0, 14.2), weight_bytes=1000,
                      module_bytes=5000),
-        quantized=Summary(Accuracy(top1=0.757, agreement=0.98), LatencyMs(6.15, 5.9, 7.0), weight_bytes=270,
+        quantized=Summary(Accuracy(top1=0.757, agreement=0.98, mean_kl=0.0123), LatencyMs(6.15, 5.9, 7.0), weight_bytes=270,
                           module_bytes=2100),
         folded_pairs=12, pareto=list(PARETO), notes=["calibrated on <64> images & checked"],
         generated=GENERATED,
@@ -173,6 +174,10 @@ def test_layer_table_has_every_layer(written: tuple[Path, Path, ReportData]) -> 
     assert rows[0][3:5] == ["432", "442,368"]
     assert rows[0][header.index("sensitivity")] == "0.120"
     assert rows[2][3:10] == [MISSING] * 7  # no params, MACs or metrics
+    # The activation range, the bias correction and the estimated output SQNR.
+    assert [rows[3][header.index(h)] for h in ("activation range", "bias correction", "SQNR_out (dB)")] == [
+        "mse", "3 ch, max |0.5|", "28.2"]
+    assert [rows[0][header.index(h)] for h in ("activation range", "bias correction", "SQNR_out (dB)")] == [MISSING] * 3
 
 
 def test_sensitivity_chart_has_one_bar_per_layer_coloured_by_precision(
@@ -228,6 +233,7 @@ def test_summary_numbers(written: tuple[Path, Path, ReportData]) -> None:
     assert table["top-1 accuracy"] == ["76.10 %", "75.70 %", "\u22120.40 pp"]
     assert table["top-5 accuracy"] == ["93.00 %", MISSING, MISSING]
     assert table["top-1 agreement with fp32"] == [MISSING, "98.00 %", MISSING]
+    assert table["mean KL from fp32 (nats)"] == ["0.0000", "0.0123", MISSING]
     assert table["latency, median"] == ["12.30 ms", "6.15 ms", "0.50\u00d7"]
 
 
