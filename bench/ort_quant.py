@@ -31,9 +31,12 @@ def quantize_static_qdq(model: Path, out: Path, calib: np.ndarray, method: str) 
         onnx.save(onnx.version_converter.convert_version(proto, 13), model)
     # CalibMaxIntermediateOutputs: the calibrator keeps every layer's outputs
     # of this many inputs at a time, not of all of them (at 224x224 and 256
-    # inputs, all of them need more than 10 GB).
+    # inputs, all of them need more than 10 GB). onnxruntime 1.32's MinMax
+    # calibrator fails ("No data is collected") when the count is a multiple
+    # of it (the last, empty chunk), so it must not divide the count.
+    chunk = next(k for k in range(16, 1, -1) if len(calib) % k)
     quantize_static(str(model), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                     calibrate_method={"minmax": CalibrationMethod.MinMax,
                                       "percentile": CalibrationMethod.Percentile}[method],
-                    extra_options={"CalibMaxIntermediateOutputs": 16})
+                    extra_options={"CalibMaxIntermediateOutputs": chunk})
