@@ -62,7 +62,9 @@ func.func @qparams_storage_types() attributes {
 // CHECK-SAME:    c = #quantune.qparams<si4, axis = 3, scales = [1.000000e+00]>,
 // CHECK-SAME:    d = #quantune.qparams<si16, axis = 2, scales = [1.000000e+00, 2.000000e+00], zero_points = [-5, 5]>,
 // CHECK-SAME:    e = #quantune.qparams<si8, axis = 0, scales = [1.000000e+00, 2.000000e+00]>,
-// CHECK-SAME:    f = #quantune.qparams<ui8, axis = 0, scales = [1.000000e+00], zero_points = [7]>
+// CHECK-SAME:    f = #quantune.qparams<ui8, axis = 0, scales = [1.000000e+00], zero_points = [7]>,
+// CHECK-SAME:    g = #quantune.qparams<ui4, axis = 0, scales = [1.000000e+00, 5.000000e-01], zero_points = [0, 15]>,
+// CHECK-SAME:    h = #quantune.qparams<si4, axis = 1, scales = [2.500000e-01, 1.250000e-01], zero_points = [-8, 7]>
 // CHECK-SAME:  {
 func.func @qparams_per_channel() attributes {
     a = #quantune.qparams<si8, axis = 0, scales = [0.5, 0.25, 0.125]>,
@@ -74,7 +76,10 @@ func.func @qparams_per_channel() attributes {
     // all-zero zero points are not printed.
     e = #quantune.qparams<si8, axis = 0, scales = [1.0, 2.0], zero_points = [0, 0]>,
     // one 'zero_point' with an axis and a single scale.
-    f = #quantune.qparams<ui8, zero_point = 7, axis = 0, scale = 1.0>} {
+    f = #quantune.qparams<ui8, zero_point = 7, axis = 0, scale = 1.0>,
+    // 4-bit storage per channel, at the ends of each range.
+    g = #quantune.qparams<ui4, axis = 0, scales = [1.0, 0.5], zero_points = [0, 15]>,
+    h = #quantune.qparams<si4, axis = 1, scales = [0.25, 0.125], zero_points = [-8, 7]>} {
   return
 }
 

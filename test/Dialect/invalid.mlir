@@ -153,6 +153,22 @@ func.func @si4_channel_zero_point() attributes {q = #quantune.qparams<si4, axis 
 
 // -----
 
+// 4-bit storage, per channel (the w4a8 tier's weights): the range is checked
+// for every channel of either signedness.
+// expected-error @+1 {{zero point #2 (16) is outside the range [0, 15] of 'ui4'}}
+func.func @ui4_channel_zero_point() attributes {q = #quantune.qparams<ui4, axis = 1, scales = [1.0, 0.5, 0.25], zero_points = [0, 15, 16]>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{zero point #0 (-9) is outside the range [-8, 7] of 'si4'}}
+func.func @si4_channel_zero_point_low() attributes {q = #quantune.qparams<si4, axis = 0, scales = [1.0], zero_points = [-9]>} {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{expected one zero point per scale, got 2 zero points for 3 scales}}
 func.func @zero_point_count() attributes {q = #quantune.qparams<si8, axis = 0, scales = [1.0, 2.0, 3.0], zero_points = [0, 1]>} {
   return
@@ -603,5 +619,23 @@ func.func @correction_f64() attributes {quantune.bias_correction = dense<1.0> : 
 
 // expected-error @+1 {{'quantune.bias_correction' must hold finite values}}
 func.func @correction_nan() attributes {quantune.bias_correction = dense<[1.0, 0x7FC00000]> : tensor<2xf32>} {
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Discardable attributes: quantune.metrics and quantune.metrics_i4
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{'quantune.metrics_i4' must be a #quantune.metrics, got #quantune.precision<i4>}}
+func.func @metrics_i4_not_metrics() attributes {quantune.metrics_i4 = #quantune.precision<i4>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'quantune.metrics' must be a #quantune.metrics, got 3.000000e+01 : f64}}
+func.func @metrics_not_metrics() attributes {quantune.metrics = 30.0 : f64} {
   return
 }

@@ -14,6 +14,8 @@
 // RUN: quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-candidates.json | FileCheck %s --check-prefix=CANDIDATES
 // RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-bad-candidates.json 2>&1 | FileCheck %s --check-prefix=BAD-CANDIDATES
 // RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-bad-correction.json 2>&1 | FileCheck %s --check-prefix=BAD-CORRECTION
+// RUN: quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-i4-ok.json | FileCheck %s --check-prefix=I4
+// RUN: not quantune-opt %s --quantune-label-layers --quantune-annotate=file=%S/Inputs/annotate-bad-metric-i4.json 2>&1 | FileCheck %s --check-prefix=BAD-METRIC-I4
 // Hostile files: nested 100,000 levels deep (json::parse recurses per level)
 // and a file that never ends. Both are refused before parsing.
 // RUN: head -c 100000 /dev/zero | tr '\0' '[' > %t.deep.json
@@ -25,9 +27,13 @@
 // The second layer's existing weight metrics are merged, not replaced.
 // CHECK: linalg.matmul {quantune.kind = "matmul", quantune.layer = 1 : i64, quantune.macs = 12 : i64, quantune.metrics = #quantune.metrics<weight_sqnr = 4.000000e+01, sensitivity = 2.500000e-01>, quantune.name = "matmul_1", quantune.params = 4 : i64, quantune.precision = #quantune.precision<f32>}
 
+// The w4a8 tier's metrics go to quantune.metrics_i4, beside the int8 ones.
+// I4: linalg.matmul {{{.*}}quantune.layer = 0 : i64{{.*}}quantune.metrics = #quantune.metrics<act_sqnr = 3.150000e+01>, quantune.metrics_i4 = #quantune.metrics<weight_sqnr = 2.400000e+01, act_sqnr = 1.850000e+01, act_mse = 1.400000e-02>, {{.*}}quantune.precision = #quantune.precision<i4>}
+// BAD-METRIC-I4: error: quantune-annotate: '{{.*}}annotate-bad-metric-i4.json' entry #1:
+
 // UNKNOWN-ID: error: quantune-annotate: '{{.*}}annotate-unknown-id.json' entry #0: unknown layer id 7
 // BAD-SCALE: error: quantune-annotate: '{{.*}}annotate-bad-scale.json' entry #0: invalid 'act_qparams': scale #0 must be positive and finite, got -1
-// UNKNOWN-KEY: error: quantune-annotate: '{{.*}}' entry #0: unknown key 'colour' (expected id, act_qparams, act_qparams_candidates, bias_correction, metrics, precision, reason)
+// UNKNOWN-KEY: error: quantune-annotate: '{{.*}}' entry #0: unknown key 'colour' (expected id, act_qparams, act_qparams_candidates, bias_correction, metrics, metrics_i4, precision, reason)
 // BAD-STORAGE: error: quantune-annotate: '{{.*}}' entry #0: 'act_qparams.storage' must be like "si8" or "ui8", got "int8"
 // BAD-METRIC: error: quantune-annotate: '{{.*}}' entry #0: invalid 'metrics': metric 'act_mse' must be non-negative, got -2
 // BAD-PRECISION: error: quantune-annotate: '{{.*}}' entry #0: 'precision' must be one of "f32", "f16", "bf16", "i8", "i4"

@@ -20,6 +20,12 @@
 // RUN: quantune-opt %s --quantune-assign-precision="budget=weight-bytes=28" | FileCheck %s --check-prefix=ONE
 // RUN: quantune-opt %s --quantune-assign-precision="budget=weight-bytes=64" | FileCheck %s --check-prefix=ALL
 // RUN: not quantune-opt %s --quantune-assign-precision="budget=weight-bytes=15" 2>&1 | FileCheck %s --check-prefix=TOO-SMALL
+// weight-fraction=F is F x the f32 size (64 bytes): 0.25 -> 16, 0.4375 -> 28.
+// RUN: quantune-opt %s --quantune-assign-precision="budget=weight-fraction=0.25" | FileCheck %s --check-prefix=ZERO
+// RUN: quantune-opt %s --quantune-assign-precision="budget=weight-fraction=0.4375" | FileCheck %s --check-prefix=ONE
+// A cap on the f32 layers after a weight budget.
+// RUN: quantune-opt %s --quantune-assign-precision="budget=weight-bytes=64,fp32-count=1" | FileCheck %s --check-prefix=ONE
+// RUN: quantune-opt %s --quantune-assign-precision="budget=weight-fraction=1,fp32-fraction=0.5" | FileCheck %s --check-prefix=TWO
 // MACs: 48 in all; one f32 layer leaves 36/48 = 0.75 in i8.
 // RUN: quantune-opt %s --quantune-assign-precision="budget=int8-mac-share=0.75" | FileCheck %s --check-prefix=ONE
 // RUN: quantune-opt %s --quantune-assign-precision="budget=int8-mac-share=1.0" | FileCheck %s --check-prefix=ZERO

@@ -7,6 +7,9 @@
 // RUN: quantune-opt %t/correction.mlir --quantune-fake-quantize | FileCheck %t/correction.mlir --check-prefix=CORR
 // RUN: quantune-opt %t/correction.mlir --quantune-fake-quantize=switchable=true | FileCheck %t/correction.mlir --check-prefix=CSWITCH
 // RUN: quantune-opt %t/correction-size.mlir --verify-diagnostics --quantune-fake-quantize
+// RUN: quantune-opt %t/i4.mlir --quantune-fake-quantize | FileCheck %t/i4.mlir --check-prefix=I4
+// RUN: quantune-opt %t/i4.mlir --quantune-fake-quantize=switchable=true | FileCheck %t/i4.mlir --check-prefix=I4-SWITCH
+// RUN: quantune-opt %t/i4.mlir --quantune-fake-quantize="switchable=true bits=4" | FileCheck %t/i4.mlir --check-prefix=I4-SWITCH4
 
 //--- layers.mlir
 
@@ -228,4 +231,30 @@ func.func @wrong_size(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
                       quantune.bias_correction = dense<[0.25, -0.125, 1.0]> : tensor<3xf32>}
     ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
   return %y : tensor<3x2xf32>
+}
+
+//--- i4.mlir
+
+// By precision, an i4 (w4a8) layer is simulated with 4-bit weights and an i8
+// layer with 8-bit ones, on the same weight. Per column: column 0,
+// s = 1/7: [1.0, -0.6] -> [7, -4] -> [1.0, -0.571428597] (8 bits: -76/127 =
+// -0.59842521); column 1, s = 0.3/7: [0.3, 0.26] -> [7, 6] -> [0.3,
+// 0.257142872] (8 bits: 0.259842545). A sweep simulates every layer at
+// `bits`.
+
+// I4-LABEL:    func.func @tiers(
+// I4:            %[[W4:.+]] = arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e-01], [-0.571428597, 0.257142872]]> : tensor<2x2xf32>
+// I4:            linalg.matmul {{{.*}}quantune.layer = 0 : i64{{.*}}} ins(%{{.+}}, %[[W4]] :
+// I4:            %[[W8:.+]] = arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e-01], [-0.59842521, 0.259842545]]> : tensor<2x2xf32>
+// I4:            linalg.matmul {{{.*}}quantune.layer = 1 : i64{{.*}}} ins(%{{.+}}, %[[W8]] :
+// I4-SWITCH-NOT: -0.571428597
+// I4-SWITCH4-NOT: -0.59842521
+// I4-SWITCH4:   -0.571428597
+func.func @tiers(%x: tensor<3x2xf32>, %c: tensor<3x2xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<[[1.0, 0.3], [-0.6, 0.26]]> : tensor<2x2xf32>
+  %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.precision = #quantune.precision<i4>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+         ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%c : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %1 = linalg.matmul {quantune.layer = 1 : i64, quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>}
+         ins(%0, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%c : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %1 : tensor<3x2xf32>
 }

@@ -41,6 +41,12 @@ QuantuneDialect::verifyOperationAttribute(Operation *op,
     }
     return success();
   }
+  if (name == kMetricsI4AttrName || name == kMetricsAttrName) {
+    if (!isa<MetricsAttr>(value))
+      return op->emitOpError()
+             << "'" << name << "' must be a #quantune.metrics, got " << value;
+    return success();
+  }
   if (name == kBiasCorrectionAttrName) {
     auto values = dyn_cast<DenseFPElementsAttr>(value);
     if (!values || values.getType().getRank() != 1 ||

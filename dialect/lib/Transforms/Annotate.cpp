@@ -124,13 +124,15 @@ private:
             {static_cast<int64_t>(values.size())}, Float32Type::get(ctx));
         layer->setAttr(QuantuneDialect::kBiasCorrectionAttrName,
                        DenseElementsAttr::get(type, ArrayRef<float>(values)));
-      } else if (key == "metrics") {
-        auto old = layer->getAttrOfType<MetricsAttr>(
-            QuantuneDialect::kMetricsAttrName);
+      } else if (key == "metrics" || key == "metrics_i4") {
+        StringRef attrName = key == "metrics"
+                                 ? QuantuneDialect::kMetricsAttrName
+                                 : QuantuneDialect::kMetricsI4AttrName;
+        auto old = layer->getAttrOfType<MetricsAttr>(attrName);
         FailureOr<MetricsAttr> metrics = parseMetrics(kv.second, old);
         if (failed(metrics))
           return failure();
-        layer->setAttr(QuantuneDialect::kMetricsAttrName, *metrics);
+        layer->setAttr(attrName, *metrics);
       } else if (key == "precision") {
         std::optional<StringRef> text = kv.second.getAsString();
         Type type;
@@ -156,7 +158,7 @@ private:
       } else {
         return error() << "unknown key '" << key.str()
                        << "' (expected id, act_qparams, act_qparams_candidates, "
-                          "bias_correction, metrics, precision, reason)";
+                          "bias_correction, metrics, metrics_i4, precision, reason)";
       }
     }
     // A layer with a reason cannot be quantized: it stays f32 whatever the

@@ -32,12 +32,29 @@ constexpr size_t kNumMetrics = 4;
 constexpr StringLiteral kMetricNames[kNumMetrics] = {"weight_sqnr", "act_sqnr",
                                                      "weight_mse", "act_mse"};
 
-/// How many layers to keep in f32, in one of four units.
+/// How many layers to keep in f32 (and, with three tiers, in i8), in one of
+/// five units. A weight budget may carry a cap on the f32 layers.
 struct Budget {
-  enum class Kind { Fp32Count, Fp32Fraction, WeightBytes, Int8MacShare };
+  enum class Kind {
+    Fp32Count,
+    Fp32Fraction,
+    WeightBytes,
+    WeightFraction,
+    Int8MacShare
+  };
   Kind kind;
   double value;
+  /// At most this many f32 layers (fp32-count=K or fp32-fraction=F after a
+  /// weight budget), resolved against the candidates in `cut`.
+  std::optional<std::pair<Kind, double>> fp32Cap;
+
+  bool isWeightBudget() const {
+    return kind == Kind::WeightBytes || kind == Kind::WeightFraction;
+  }
 };
+
+/// Bytes per weight of each precision: i4 weights are stored two per byte.
+constexpr double kF32Bytes = 4.0, kI8Bytes = 1.0, kI4Bytes = 0.5;
 
 struct LayerInfo {
   Operation *op;
@@ -49,13 +66,16 @@ struct LayerInfo {
   bool forcedF32 = false;
 };
 
-FailureOr<Budget> parseBudget(StringRef text, Operation *where) {
+/// Parses one `key=value` item of a budget.
+FailureOr<std::pair<Budget::Kind, double>> parseBudgetItem(StringRef text,
+                                                           Operation *where) {
   auto [key, valueText] = text.split('=');
   std::optional<Budget::Kind> kind =
       llvm::StringSwitch<std::optional<Budget::Kind>>(key.trim())
           .Case("fp32-count", Budget::Kind::Fp32Count)
           .Case("fp32-fraction", Budget::Kind::Fp32Fraction)
           .Case("weight-bytes", Budget::Kind::WeightBytes)
+          .Case("weight-fraction", Budget::Kind::WeightFraction)
           .Case("int8-mac-share", Budget::Kind::Int8MacShare)
           .Default(std::nullopt);
   double value;
@@ -63,9 +83,11 @@ FailureOr<Budget> parseBudget(StringRef text, Operation *where) {
       value < 0.0)
     return where->emitError()
            << "quantune-assign-precision: bad budget '" << text
-           << "' (expected fp32-count=K, fp32-fraction=F, weight-bytes=B or "
-              "int8-mac-share=P with a non-negative number)";
+           << "' (expected fp32-count=K, fp32-fraction=F, weight-bytes=B, "
+              "weight-fraction=F or int8-mac-share=P with a non-negative "
+              "number)";
   bool isFraction = *kind == Budget::Kind::Fp32Fraction ||
+                    *kind == Budget::Kind::WeightFraction ||
                     *kind == Budget::Kind::Int8MacShare;
   if (isFraction && value > 1.0)
     return where->emitError() << "quantune-assign-precision: budget '" << text
@@ -73,14 +95,41 @@ FailureOr<Budget> parseBudget(StringRef text, Operation *where) {
   if (*kind == Budget::Kind::Fp32Count && value != std::floor(value))
     return where->emitError() << "quantune-assign-precision: budget '" << text
                               << "' must be a whole number of layers";
-  return Budget{*kind, value};
+  return std::make_pair(*kind, value);
 }
 
-/// Reads the four metrics of a layer, in kMetricNames order.
-std::array<std::optional<double>, kNumMetrics> readMetrics(Operation *op) {
+/// `KIND=VALUE`, or a weight budget and an f32 cap: `weight-bytes=B,
+/// fp32-count=K` (also weight-fraction=F and fp32-fraction=F).
+FailureOr<Budget> parseBudget(StringRef text, Operation *where) {
+  auto [mainText, capText] = text.split(',');
+  FailureOr<std::pair<Budget::Kind, double>> main =
+      parseBudgetItem(mainText, where);
+  if (failed(main))
+    return failure();
+  Budget budget{main->first, main->second, std::nullopt};
+  if (capText.trim().empty())
+    return budget;
+  FailureOr<std::pair<Budget::Kind, double>> cap =
+      parseBudgetItem(capText, where);
+  if (failed(cap))
+    return failure();
+  if (!budget.isWeightBudget() || (cap->first != Budget::Kind::Fp32Count &&
+                                   cap->first != Budget::Kind::Fp32Fraction))
+    return where->emitError()
+           << "quantune-assign-precision: bad budget '" << text
+           << "': only a weight budget (weight-bytes=B or weight-fraction=F) "
+              "takes a second item, and it must be fp32-count=K or "
+              "fp32-fraction=F (a cap on the f32 layers)";
+  budget.fp32Cap = *cap;
+  return budget;
+}
+
+/// Reads the four metrics of a layer from its `attrName` metrics, in
+/// kMetricNames order.
+std::array<std::optional<double>, kNumMetrics> readMetrics(Operation *op,
+                                                           StringRef attrName) {
   std::array<std::optional<double>, kNumMetrics> out;
-  auto metrics =
-      op->getAttrOfType<MetricsAttr>(QuantuneDialect::kMetricsAttrName);
+  auto metrics = op->getAttrOfType<MetricsAttr>(attrName);
   if (!metrics)
     return out;
   FloatAttr fields[kNumMetrics] = {metrics.getWeightSqnr(),
@@ -96,11 +145,25 @@ struct AssignPrecisionPass
     : public quantune::impl::QuantuneAssignPrecisionBase<AssignPrecisionPass> {
   using QuantuneAssignPrecisionBase::QuantuneAssignPrecisionBase;
 
+  /// The metrics attribute the ranking reads and writes the sensitivity to.
+  StringRef metricsAttrName = QuantuneDialect::kMetricsAttrName;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     FailureOr<Budget> budget = parseBudget(this->budget, module);
     if (failed(budget))
       return signalPassFailure();
+    if (int4 && !budget->isWeightBudget()) {
+      module.emitError()
+          << "quantune-assign-precision: int4 (three tiers) needs a weight "
+             "budget, weight-bytes=B or weight-fraction=F, to place the cut "
+             "between i8 and i4; got '"
+          << this->budget << "'";
+      return signalPassFailure();
+    }
+    // The ranking reads the metrics of the lowest tier a layer may take.
+    metricsAttrName = int4 ? QuantuneDialect::kMetricsI4AttrName
+                           : QuantuneDialect::kMetricsAttrName;
     SmallVector<double> weights(ratio.begin(), ratio.end());
     if (weights.empty())
       weights.assign(kNumMetrics, 1.0);
@@ -130,7 +193,7 @@ struct AssignPrecisionPass
       LayerInfo info;
       info.op = op;
       info.id = *getLayerId(op);
-      info.metrics = readMetrics(op);
+      info.metrics = readMetrics(op, metricsAttrName);
       info.forcedF32 = hasForcedF32Reason(op);
       if (auto p =
               op->getAttrOfType<IntegerAttr>(QuantuneDialect::kParamsAttrName))
@@ -154,16 +217,20 @@ struct AssignPrecisionPass
         return a->sensitivity > b->sensitivity;
       return a->id < b->id;
     });
-    FailureOr<size_t> numF32 = cut(layers, candidates, *budget);
-    if (failed(numF32))
+    FailureOr<Cuts> cuts = int4 ? cutThreeTiers(layers, candidates, *budget)
+                                : cut(layers, candidates, *budget);
+    if (failed(cuts))
       return signalPassFailure();
 
     MLIRContext *ctx = &getContext();
     auto f32 = PrecisionAttr::get(ctx, Float32Type::get(ctx));
     auto i8 = PrecisionAttr::get(ctx, IntegerType::get(ctx, 8));
+    auto i4 = PrecisionAttr::get(ctx, IntegerType::get(ctx, 4));
     for (auto [rank, layer] : llvm::enumerate(candidates))
       layer->op->setAttr(QuantuneDialect::kPrecisionAttrName,
-                         rank < *numF32 ? f32 : i8);
+                         rank < cuts->numF32  ? f32
+                         : rank < cuts->numI8 ? i8
+                                              : i4);
     for (LayerInfo &layer : layers)
       if (layer.forcedF32)
         layer.op->setAttr(QuantuneDialect::kPrecisionAttrName, f32);
@@ -206,11 +273,10 @@ struct AssignPrecisionPass
     MLIRContext *ctx = &getContext();
     for (auto [i, l] : llvm::enumerate(candidates)) {
       l->sensitivity = totalWeight > 0.0 ? sums[i] / totalWeight : 0.0;
-      auto old =
-          l->op->getAttrOfType<MetricsAttr>(QuantuneDialect::kMetricsAttrName);
+      auto old = l->op->getAttrOfType<MetricsAttr>(metricsAttrName);
       FloatAttr s = FloatAttr::get(Float64Type::get(ctx), l->sensitivity);
       l->op->setAttr(
-          QuantuneDialect::kMetricsAttrName,
+          metricsAttrName,
           old ? MetricsAttr::get(ctx, old.getWeightSqnr(), old.getActSqnr(),
                                  old.getWeightMse(), old.getActMse(), s)
               : MetricsAttr::get(ctx, {}, {}, {}, {}, s));
@@ -218,31 +284,109 @@ struct AssignPrecisionPass
     return success();
   }
 
-  /// How many of the sorted candidates stay f32 under `budget`.
-  FailureOr<size_t> cut(ArrayRef<LayerInfo> layers,
-                        ArrayRef<LayerInfo *> sorted, Budget budget) {
+  /// Where the sorted candidates are cut: ranks below `numF32` are f32,
+  /// those below `numI8` i8, the rest i4.
+  struct Cuts {
+    size_t numF32;
+    size_t numI8;
+  };
+
+  /// A count or fraction of the `n` candidates.
+  static size_t layerCount(Budget::Kind kind, double value, size_t n) {
+    if (kind == Budget::Kind::Fp32Count)
+      return std::min(n, static_cast<size_t>(value));
+    return std::min(n, static_cast<size_t>(std::ceil(value * n - 1e-9)));
+  }
+
+  /// The byte limit of a weight budget: weight-fraction=F is F times the
+  /// f32 size of every labelled layer's weights.
+  static double byteLimit(ArrayRef<LayerInfo> layers, Budget budget) {
+    if (budget.kind == Budget::Kind::WeightBytes)
+      return budget.value;
+    double f32Bytes = 0.0;
+    for (const LayerInfo &l : layers)
+      f32Bytes += kF32Bytes * l.params;
+    return budget.value * f32Bytes;
+  }
+
+  /// Refuses a weight budget below `smallest` bytes (every candidate at
+  /// `tier`).
+  LogicalResult checkReachable(Budget budget, double limit, double smallest,
+                               StringRef tier) {
+    if (smallest <= limit)
+      return success();
+    InFlightDiagnostic diag =
+        getOperation().emitError()
+        << "quantune-assign-precision: "
+        << StringRef(this->budget).split(',').first.trim();
+    if (budget.kind == Budget::Kind::WeightFraction)
+      diag << " (" << static_cast<int64_t>(limit) << " bytes)";
+    diag << " is below the smallest possible size, "
+         << static_cast<int64_t>(std::ceil(smallest))
+         << " bytes with every quantizable layer in " << tier;
+    return diag;
+  }
+
+  /// Promotes sorted candidates from the top, from `from` bytes per weight
+  /// to `to`, while the weight size stays within `limit` and fewer than
+  /// `maxCount` are promoted; returns how many were.
+  static size_t promote(ArrayRef<LayerInfo *> sorted, double &bytes,
+                        double limit, double from, double to,
+                        size_t maxCount) {
+    size_t k = 0;
+    while (k < std::min(maxCount, sorted.size()) &&
+           bytes + (to - from) * sorted[k]->params <= limit)
+      bytes += (to - from) * sorted[k++]->params;
+    return k;
+  }
+
+  /// Three tiers under a weight budget: one ranking, two cuts. Every
+  /// candidate starts in i4; the most sensitive are promoted to i8, in
+  /// ranking order, while the weights fit (the i8 cut), then, with the bytes
+  /// left, to f32 (the f32 cut, at most the cap). i8 comes first because it
+  /// recovers most of the 4-bit error for a quarter of f32's bytes.
+  FailureOr<Cuts> cutThreeTiers(ArrayRef<LayerInfo> layers,
+                                ArrayRef<LayerInfo *> sorted, Budget budget) {
+    double limit = byteLimit(layers, budget);
+    double bytes = 0.0;
+    for (const LayerInfo &l : layers)
+      bytes += (l.forcedF32 ? kF32Bytes : kI4Bytes) * l.params;
+    if (failed(checkReachable(budget, limit, bytes, "i4")))
+      return failure();
+    size_t numI8 = promote(sorted, bytes, limit, kI4Bytes, kI8Bytes,
+                           sorted.size());
+    size_t cap = budget.fp32Cap ? layerCount(budget.fp32Cap->first,
+                                             budget.fp32Cap->second,
+                                             sorted.size())
+                                : numI8;
+    size_t numF32 = promote(sorted, bytes, limit, kI8Bytes, kF32Bytes,
+                            std::min(cap, numI8));
+    return Cuts{numF32, numI8};
+  }
+
+  /// How many of the sorted candidates stay f32 under `budget` (the rest
+  /// are i8).
+  FailureOr<Cuts> cut(ArrayRef<LayerInfo> layers, ArrayRef<LayerInfo *> sorted,
+                      Budget budget) {
     size_t n = sorted.size();
     switch (budget.kind) {
     case Budget::Kind::Fp32Count:
-      return std::min(n, static_cast<size_t>(budget.value));
-    case Budget::Kind::Fp32Fraction:
-      return std::min(n,
-                      static_cast<size_t>(std::ceil(budget.value * n - 1e-9)));
-    case Budget::Kind::WeightBytes: {
+    case Budget::Kind::Fp32Fraction: {
+      size_t k = layerCount(budget.kind, budget.value, n);
+      return Cuts{k, n};
+    }
+    case Budget::Kind::WeightBytes:
+    case Budget::Kind::WeightFraction: {
+      double limit = byteLimit(layers, budget);
       double bytes = 0.0;
       for (const LayerInfo &l : layers)
-        bytes += l.forcedF32 ? 4.0 * l.params : 1.0 * l.params;
-      if (bytes > budget.value)
-        return getOperation().emitError()
-               << "quantune-assign-precision: weight-bytes="
-               << static_cast<int64_t>(budget.value)
-               << " is below the smallest possible size, "
-               << static_cast<int64_t>(bytes)
-               << " bytes with every quantizable layer in i8";
-      size_t k = 0;
-      while (k < n && bytes + 3.0 * sorted[k]->params <= budget.value)
-        bytes += 3.0 * sorted[k++]->params;
-      return k;
+        bytes += (l.forcedF32 ? kF32Bytes : kI8Bytes) * l.params;
+      if (failed(checkReachable(budget, limit, bytes, "i8")))
+        return failure();
+      size_t cap = budget.fp32Cap ? layerCount(budget.fp32Cap->first,
+                                               budget.fp32Cap->second, n)
+                                  : n;
+      return Cuts{promote(sorted, bytes, limit, kI8Bytes, kF32Bytes, cap), n};
     }
     case Budget::Kind::Int8MacShare: {
       double total = 0.0, int8 = 0.0;
@@ -252,7 +396,7 @@ struct AssignPrecisionPass
           int8 += l.macs;
       }
       if (total <= 0.0)
-        return size_t(0);
+        return Cuts{0, n};
       if (int8 / total < budget.value)
         return getOperation().emitError()
                << "quantune-assign-precision: budget '" << this->budget
@@ -262,7 +406,7 @@ struct AssignPrecisionPass
       size_t k = 0;
       while (k < n && (int8 - sorted[k]->macs) / total >= budget.value)
         int8 -= sorted[k++]->macs;
-      return k;
+      return Cuts{k, n};
     }
     }
     llvm_unreachable("unknown budget kind");

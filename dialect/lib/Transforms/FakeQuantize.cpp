@@ -67,12 +67,18 @@ LogicalResult FakeQuantizePass::processFunction(func::FuncOp func) {
   bool failedAny = false;
   OpBuilder b(func.getContext());
   for (linalg::LinalgOp layer : layers) {
-    if (!switchable && !isInt8Layer(layer))
+    // By precision, an i4 (w4a8) layer gets 4-bit weights; a sweep
+    // simulates every layer with `bits`-bit weights.
+    std::optional<unsigned> layerBits =
+        switchable ? std::optional<unsigned>(bits) : getIntegerLayerBits(layer);
+    if (!layerBits)
       continue;
+    if (*layerBits == 8)
+      layerBits = bits;
     int64_t id = *getLayerId(layer);
     std::string reason;
     FailureOr<std::optional<LayerQuantization>> prepared =
-        prepareLayerQuantization(layer, bits, reason);
+        prepareLayerQuantization(layer, *layerBits, reason);
     if (failed(prepared)) {
       failedAny = true;
       continue;

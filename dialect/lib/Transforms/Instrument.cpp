@@ -458,19 +458,33 @@ InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
   // One quantized twin per candidate: the same op on (Q_k(x), Q(W)) with
   // the same init. It is no layer of its own, so it carries no quantune
   // labels.
+  // With i4, each candidate also gets a w4a8 twin: the same quantized
+  // input, the weight quantized to 4 bits.
   Location loc = layer.getLoc();
   Value input = layer.getDpsInputOperand(0)->get();
-  Value fqWeight;
-  SmallVector<Value> twins;
+  std::optional<WeightQuantization> weightI4;
+  if (i4)
+    weightI4 = quantizeWeights(quant.weight.values, quant.weight.shape,
+                               quant.weight.channelAxes, 4);
+  Value fqWeight, fqWeightI4;
+  SmallVector<Value> twins, twinsI4;
+  auto buildTwin = [&](Value fqInput, Value fqW) {
+    auto twin = cast<linalg::LinalgOp>(b.clone(*layer));
+    stripQuantuneAttrs(twin);
+    twin.getDpsInputOperand(0)->set(fqInput);
+    getWeightOperand(twin).set(fqW);
+    return twin->getResult(0);
+  };
   for (QParamsAttr qparams : candidates) {
     Value fqInput = buildFakeQuantActivation(b, loc, input, qparams);
     if (!fqWeight)
       fqWeight = buildFakeQuantWeight(b, loc, quant.weight, quant.weightQuant);
-    auto twin = cast<linalg::LinalgOp>(b.clone(*layer));
-    stripQuantuneAttrs(twin);
-    twin.getDpsInputOperand(0)->set(fqInput);
-    getWeightOperand(twin).set(fqWeight);
-    twins.push_back(twin->getResult(0));
+    twins.push_back(buildTwin(fqInput, fqWeight));
+    if (!weightI4)
+      continue;
+    if (!fqWeightI4)
+      fqWeightI4 = buildFakeQuantWeight(b, loc, quant.weight, *weightI4);
+    twinsI4.push_back(buildTwin(fqInput, fqWeightI4));
   }
   // When selected, the rest of the network reads the first twin.
   if (selector) {
@@ -490,8 +504,14 @@ InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
         return arith::AddFOp::create(nb, nl, acc, square);
       });
   outputs.push_back({sumY2, prefix + "sum_y2"});
-  for (auto [k, twinOutput] : llvm::enumerate(twins)) {
-    std::string suffix = candidateList ? "." + std::to_string(k) : "";
+  SmallVector<std::pair<Value, std::string>> measured;
+  for (auto [k, twinOutput] : llvm::enumerate(twins))
+    measured.push_back(
+        {twinOutput, candidateList ? "." + std::to_string(k) : ""});
+  for (auto [k, twinOutput] : llvm::enumerate(twinsI4))
+    measured.push_back(
+        {twinOutput, "_i4" + (candidateList ? "." + std::to_string(k) : "")});
+  for (auto &[twinOutput, suffix] : measured) {
     Value sumErr2 = reduceToScalar(
         b, loc, ValueRange{output, twinOutput}, f64, 0.0,
         [](OpBuilder &nb, Location nl, ValueRange elements,

@@ -44,6 +44,17 @@ bool mlir::quantune::isInt8Layer(Operation *layer) {
   return precision && precision.getElementType().isInteger(8);
 }
 
+std::optional<unsigned> mlir::quantune::getIntegerLayerBits(Operation *layer) {
+  auto precision =
+      layer->getAttrOfType<PrecisionAttr>(QuantuneDialect::kPrecisionAttrName);
+  if (!precision || !precision.isInteger())
+    return std::nullopt;
+  unsigned width = precision.getBitWidth();
+  if (width != 8 && width != 4)
+    return std::nullopt;
+  return width;
+}
+
 StringRef mlir::quantune::getLayerName(Operation *layer) {
   if (auto name =
           layer->getAttrOfType<StringAttr>(QuantuneDialect::kNameAttrName))

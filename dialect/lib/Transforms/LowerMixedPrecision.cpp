@@ -127,14 +127,18 @@ constexpr double kDeadChannelRatio = 1e-5;
 
 /// Everything the integer form of one layer needs, computed before any IR is
 /// changed, so that a layer can still be refused (and left f32) at the end.
-struct Int8LayerPlan {
+struct IntLayerPlan {
   LayerQuantization quant;
+  /// Weight bit width: 8 (i8), or 4 (w4a8: the module keeps 4-bit weights,
+  /// widened to i8 before the layer).
+  unsigned weightBits = 8;
   /// Output dimensions that index the output channel.
   SmallVector<int64_t> channelDims;
   /// One weight scale per output channel (else one for the tensor).
   bool perChannel = false;
   int64_t channels = 0;
-  /// The i8 weights in the layout the layer reads.
+  /// The integer weights (within `weightBits`) in the layout the layer
+  /// reads.
   std::vector<int8_t> weights;
   /// The weight scale of every output channel.
   std::vector<double> scales;
@@ -154,27 +158,29 @@ std::string fmt(double value) {
   return text;
 }
 
-/// Decides whether `layer` can run as int8 and computes its integer form.
-/// The one feasibility check shared by the lowering and check-only mode, so
-/// the two cannot disagree. Returns failure, after an error on the layer,
-/// when the IR is malformed (bad act_qparams, NaN weights), and std::nullopt
-/// with `reason` set when the layer must stay f32.
-FailureOr<std::optional<Int8LayerPlan>>
-planInt8Layer(linalg::LinalgOp layer, std::string &reason) {
+/// Decides whether `layer` can run with 8-bit activations and `bits`-bit
+/// weights (8 or 4) and computes its integer form. The one feasibility check
+/// shared by the lowering and check-only mode, so the two cannot disagree.
+/// Returns failure, after an error on the layer, when the IR is malformed
+/// (bad act_qparams, NaN weights), and std::nullopt with `reason` set when
+/// the layer must stay f32.
+FailureOr<std::optional<IntLayerPlan>>
+planIntegerLayer(linalg::LinalgOp layer, unsigned bits, std::string &reason) {
   auto refuse = [&](const Twine &why) {
     reason = why.str();
-    return std::optional<Int8LayerPlan>();
+    return std::optional<IntLayerPlan>();
   };
   if (std::optional<std::string> empty = getEmptyLayerReason(layer))
     return refuse(*empty);
   FailureOr<std::optional<LayerQuantization>> prepared =
-      prepareLayerQuantization(layer, 8, reason);
+      prepareLayerQuantization(layer, bits, reason);
   if (failed(prepared))
     return failure();
   if (!*prepared)
-    return std::optional<Int8LayerPlan>();
+    return std::optional<IntLayerPlan>();
 
-  Int8LayerPlan plan;
+  IntLayerPlan plan;
+  plan.weightBits = bits;
   plan.quant = std::move(**prepared);
   LayerQuantization &quant = plan.quant;
   IntegerType storage = quant.actQParams.getStorageType();
@@ -215,7 +221,7 @@ planInt8Layer(linalg::LinalgOp layer, std::string &reason) {
   WeightQuantization perTensor;
   if (!plan.perChannel)
     perTensor =
-        quantizeWeights(quant.weight.values, quant.weight.shape, {}, 8);
+        quantizeWeights(quant.weight.values, quant.weight.shape, {}, bits);
   const std::vector<double> &baseScales =
       plan.perChannel ? quant.weightQuant.scales : perTensor.scales;
   SmallVector<int64_t> wShape(quant.weight.shape);
@@ -317,13 +323,14 @@ planInt8Layer(linalg::LinalgOp layer, std::string &reason) {
   }
 
   // Integer weights in the layer's layout and sum(w) per output channel.
+  const double qmax = double((int64_t(1) << (bits - 1)) - 1);
   plan.weights.resize(raw.size());
   std::vector<int64_t> wsum(channels, 0);
   for (size_t i = 0; i < raw.size(); ++i) {
     int64_t channel = channelOf(i);
     double q =
         std::nearbyint(static_cast<double>(raw[i]) / plan.scales[channel]);
-    int64_t qi = static_cast<int64_t>(std::clamp(q, -127.0, 127.0));
+    int64_t qi = static_cast<int64_t>(std::clamp(q, -qmax, qmax));
     plan.weights[i] = static_cast<int8_t>(qi);
     wsum[channel] += qi;
   }
@@ -340,11 +347,42 @@ planInt8Layer(linalg::LinalgOp layer, std::string &reason) {
                     fmt(v) + ") does not fit an i32 accumulator");
     plan.accInit[c] = static_cast<int32_t>(v);
   }
-  return std::optional<Int8LayerPlan>(std::move(plan));
+  return std::optional<IntLayerPlan>(std::move(plan));
+}
+
+/// The weight constant of `plan` in `type`'s shape, as the layer reads it
+/// (i8). With 4-bit weights the constant is i4, widened to i8 by an
+/// elementwise linalg.generic: the module then stores 4 bits per weight,
+/// and IREE hoists the widening (and the data-tiling pack after it) into
+/// an initializer that runs once when the module is loaded, so the layer
+/// itself runs the i8 x i8 -> i32 kernels (docs/lowering.md, "w4a8").
+Value buildWeightConstant(OpBuilder &b, Location loc, RankedTensorType type,
+                          const IntLayerPlan &plan) {
+  IntegerType i8 = b.getI8Type();
+  auto i8Type = type.clone(i8);
+  if (plan.weightBits == 8)
+    return arith::ConstantOp::create(
+        b, loc, i8Type,
+        DenseElementsAttr::get(i8Type, ArrayRef<int8_t>(plan.weights)));
+  IntegerType narrow = b.getIntegerType(plan.weightBits);
+  auto narrowType = type.clone(narrow);
+  SmallVector<APInt> values;
+  values.reserve(plan.weights.size());
+  for (int8_t w : plan.weights)
+    values.emplace_back(plan.weightBits, static_cast<int64_t>(w),
+                        /*isSigned=*/true);
+  Value packed = arith::ConstantOp::create(
+      b, loc, narrowType, DenseElementsAttr::get(narrowType, values));
+  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+  return buildParallelGeneric(
+      b, loc, packed, i8, {packed}, {identity},
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        return arith::ExtSIOp::create(nb, nl, i8, args[0]).getResult();
+      });
 }
 
 /// Rewrites `layer` as integer linalg following `plan`.
-void lowerLayer(linalg::LinalgOp layer, const Int8LayerPlan &plan) {
+void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan) {
   const LayerQuantization &quant = plan.quant;
   OpOperand &inputOperand = *layer.getDpsInputOperand(0);
   OpOperand &weightOperand = getWeightOperand(layer);
@@ -361,10 +399,7 @@ void lowerLayer(linalg::LinalgOp layer, const Int8LayerPlan &plan) {
   auto inputType = cast<RankedTensorType>(inputOperand.get().getType());
   Value xq = QuantizeOp::create(b, loc, inputType.clone(i8), inputOperand.get(),
                                 quant.actQParams);
-  auto qwType = weightType.clone(i8);
-  Value qwConst = arith::ConstantOp::create(
-      b, loc, qwType,
-      DenseElementsAttr::get(qwType, ArrayRef<int8_t>(plan.weights)));
+  Value qwConst = buildWeightConstant(b, loc, weightType, plan);
 
   auto accType = outType.clone(i32);
   Value empty = tensor::EmptyOp::create(b, loc, accType.getShape(), i32);
@@ -451,18 +486,20 @@ struct LowerMixedPrecisionPass
   void runOnOperation() override {
     bool failedAny = false;
     for (linalg::LinalgOp layer : collectLayers(getOperation())) {
-      // check-only: every layer the analysis could still make int8;
-      // lowering: the layers assigned i8.
+      // check-only: every layer the analysis could still make int8 (at
+      // its integer precision's weight width if it has one, else 8 bits);
+      // lowering: the layers assigned i8 or i4.
+      std::optional<unsigned> bits = getIntegerLayerBits(layer);
       if (checkOnly ? !layer->hasAttr(QuantuneDialect::kActQParamsAttrName) ||
                           hasForcedF32Reason(layer)
-                    : !isInt8Layer(layer))
+                    : !bits)
         continue;
       std::string reason;
-      FailureOr<std::optional<Int8LayerPlan>> plan =
-          planInt8Layer(layer, reason);
+      FailureOr<std::optional<IntLayerPlan>> plan =
+          planIntegerLayer(layer, bits.value_or(8), reason);
       if (succeeded(plan) && *plan && vulkanSafe) {
         reason = vulkanUnsafeReason(layer);
-        plan = std::optional<Int8LayerPlan>();
+        plan = std::optional<IntLayerPlan>();
       }
       if (failed(plan)) {
         failedAny = true;
@@ -472,7 +509,8 @@ struct LowerMixedPrecisionPass
         if (strict && !checkOnly) {
           layer->emitError()
               << "quantune-lower-mixed-precision: " << describeLayer(layer)
-              << " is i8 but cannot be lowered: " << reason;
+              << " is " << (bits == 4u ? "i4" : "i8")
+              << " but cannot be lowered: " << reason;
           failedAny = true;
           continue;
         }

@@ -66,25 +66,32 @@ struct WeightMetricsPass
         ++numOtherF32;
         continue;
       }
-      WeightQuantization q = quantizeWeights(weight->values, weight->shape,
-                                             weight->channelAxes, bits);
-      if (q.numNonFinite) {
-        layer->emitError() << "layer " << *getLayerId(layer) << " has "
-                           << q.numNonFinite
-                           << " NaN or infinite weight value(s)";
-        failedAny = true;
-        continue;
+      // The layer's own bit width into quantune.metrics and, with i4, 4 bits
+      // into quantune.metrics_i4.
+      SmallVector<std::pair<unsigned, StringRef>, 2> tiers = {
+          {bits, QuantuneDialect::kMetricsAttrName}};
+      if (i4)
+        tiers.push_back({4, QuantuneDialect::kMetricsI4AttrName});
+      for (auto [tierBits, attrName] : tiers) {
+        WeightQuantization q = quantizeWeights(
+            weight->values, weight->shape, weight->channelAxes, tierBits);
+        if (q.numNonFinite) {
+          layer->emitError() << "layer " << *getLayerId(layer) << " has "
+                             << q.numNonFinite
+                             << " NaN or infinite weight value(s)";
+          failedAny = true;
+          break;
+        }
+        double n = static_cast<double>(weight->values.size());
+        double mse = q.signalEnergy > 0.0
+                         ? (q.errorEnergy / n) / (q.signalEnergy / n)
+                         : 0.0;
+        auto metrics = layer->getAttrOfType<MetricsAttr>(attrName);
+        layer->setAttr(attrName,
+                       withWeightMetrics(ctx, metrics,
+                                         sqnrDb(q.signalEnergy, q.errorEnergy),
+                                         mse));
       }
-      double n = static_cast<double>(weight->values.size());
-      double mse = q.signalEnergy > 0.0
-                       ? (q.errorEnergy / n) / (q.signalEnergy / n)
-                       : 0.0;
-      auto metrics =
-          layer->getAttrOfType<MetricsAttr>(QuantuneDialect::kMetricsAttrName);
-      layer->setAttr(QuantuneDialect::kMetricsAttrName,
-                     withWeightMetrics(ctx, metrics,
-                                       sqnrDb(q.signalEnergy, q.errorEnergy),
-                                       mse));
       ++numMeasured;
     }
     if (failedAny)

@@ -41,6 +41,9 @@ def Quantune_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kMacsAttrName = "quantune.macs";
     /// #quantune.metrics of a layer.
     static constexpr ::llvm::StringLiteral kMetricsAttrName = "quantune.metrics";
+    /// #quantune.metrics of the layer's w4a8 form (4-bit weights, 8-bit
+    /// activations); `quantune.metrics` holds those of its int8 form.
+    static constexpr ::llvm::StringLiteral kMetricsI4AttrName = "quantune.metrics_i4";
     /// #quantune.precision a layer computes in.
     static constexpr ::llvm::StringLiteral kPrecisionAttrName = "quantune.precision";
     /// #quantune.qparams of a layer's input activation.

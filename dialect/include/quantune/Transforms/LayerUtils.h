@@ -50,6 +50,12 @@ FailureOr<SmallVector<int64_t>> getOutputChannelDims(linalg::LinalgOp layer);
 /// True when `layer` is assigned `#quantune.precision<i8>`.
 bool isInt8Layer(Operation *layer);
 
+/// The weight bit width of a layer assigned an integer precision: 8 for
+/// `#quantune.precision<i8>`, 4 for `#quantune.precision<i4>` (w4a8: 4-bit
+/// weights, 8-bit activations); std::nullopt for any other precision or
+/// none.
+std::optional<unsigned> getIntegerLayerBits(Operation *layer);
+
 /// The layer's `quantune.name`, or an empty string.
 StringRef getLayerName(Operation *layer);
 

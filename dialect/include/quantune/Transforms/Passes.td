@@ -128,7 +128,10 @@ def QuantuneWeightMetrics
       200 dB when the quantization is exact, and
     * `weight_mse = mean((W - W')^2) / mean(W^2)`
 
-    in the layer's `quantune.metrics` (other fields are kept). The output
+    in the layer's `quantune.metrics` (other fields are kept). With
+    `i4=true` the same two metrics of the weights quantized to 4 bits (the
+    w4a8 tier) also go into `quantune.metrics_i4`, from the same read of
+    the weights. The output
     channel axes are the weight dimensions that also index the layer's
     output. Both `dense` and `dense_resource` constants are read; the cost
     is linear in the number of weights.
@@ -143,7 +146,9 @@ def QuantuneWeightMetrics
   }];
   let options = [
     Option<"bits", "bits", "unsigned", /*default=*/"8",
-           "Weight bit width (2 to 16)">
+           "Weight bit width (2 to 16)">,
+    Option<"i4", "i4", "bool", /*default=*/"false",
+           "Also measure 4-bit weights into quantune.metrics_i4 (w4a8)">
   ];
   let dependentDialects = ["::mlir::quantune::QuantuneDialect"];
   let statistics = [
@@ -201,6 +206,12 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
     `sum (y - y')` over the other dimensions, the mean shift that bias
     correction removes; it is left out when a channel dimension is dynamic.
 
+    `i4=true` (mode=local-error) also measures each layer's w4a8 form:
+    per candidate, a second twin on the same quantized input with the
+    weight quantized to 4 bits, whose sums are named `sum_err2_i4` and
+    `sum_err_i4` (with the same `.k` suffixes). `sum_y2` and `count` are
+    shared. One inference thus measures both integer tiers.
+
     `shadow=true` (mode=local-error) also adds a trailing `tensor<i32>`
     layer-selector argument. The layer whose id equals the selector passes
     its first candidate's twin, instead of its fp32 result, to the rest of
@@ -229,7 +240,10 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
            "Weight bit width of the quantized twin (mode=local-error)">,
     Option<"shadow", "shadow", "bool", /*default=*/"false",
            "Add a layer selector: the selected layer feeds its int8 twin to "
-           "the rest of the network (mode=local-error)">
+           "the rest of the network (mode=local-error)">,
+    Option<"i4", "i4", "bool", /*default=*/"false",
+           "Also measure each layer's w4a8 twin (4-bit weights), as "
+           "sum_err2_i4 / sum_err_i4 (mode=local-error)">
   ];
   let dependentDialects = [
     "::mlir::quantune::QuantuneDialect", "::mlir::linalg::LinalgDialect",
@@ -247,7 +261,9 @@ def QuantuneFakeQuantize
     channel as in quantune-weight-metrics), so the fp32 program computes
     what the int8 program would, up to accumulation order.
 
-    By default every layer whose `quantune.precision` is `i8` is simulated.
+    By default every layer whose `quantune.precision` is `i8` or `i4` is
+    simulated: an `i8` layer with `bits`-bit weights, an `i4` (w4a8) layer
+    with 4-bit weights.
     With `switchable=true` the functions get one more argument, a
     `tensor<i32>` layer selector, and a layer is simulated only when the
     selector equals its id (`-1` simulates none): one compiled module then
@@ -293,7 +309,8 @@ def QuantuneAnnotate : Pass<"quantune-annotate", "::mlir::ModuleOp"> {
     ```
 
     and sets `quantune.act_qparams`, merges the given fields into
-    `quantune.metrics`, and sets `quantune.precision` (`f32`, `f16`,
+    `quantune.metrics` (and those of `metrics_i4` into
+    `quantune.metrics_i4`, the w4a8 tier's), and sets `quantune.precision` (`f32`, `f16`,
     `bf16`, `i8`, `i4`) on the layer with that id. Every key is optional
     except `id`. Unknown layer ids, unknown keys, wrong value types and
     malformed JSON are errors that name the file and the entry.
@@ -307,7 +324,7 @@ def QuantuneAnnotate : Pass<"quantune-annotate", "::mlir::ModuleOp"> {
 
 def QuantuneAssignPrecision
     : Pass<"quantune-assign-precision", "::mlir::ModuleOp"> {
-  let summary = "Rank layers by sensitivity and choose i8 or f32 under a budget";
+  let summary = "Rank layers by sensitivity and choose f32, i8 (or i4) under a budget";
   let description = [{
     Combines the four local metrics of every labelled layer into one
     sensitivity and keeps the most sensitive layers in f32.
@@ -329,18 +346,41 @@ def QuantuneAssignPrecision
     * `weight-bytes=B`: f32 layers are added while the weight size (4 bytes
       per f32 weight, 1 per i8 weight) stays <= B; a B below the all-i8
       size is an error;
+    * `weight-fraction=F`: the same with B = F times the f32 size of every
+      labelled layer's weights;
     * `int8-mac-share=P`: f32 layers are added while the i8 share of MACs
       stays >= P.
 
+    A weight budget may name a cap on the f32 layers as a second item,
+    `weight-bytes=B,fp32-count=K` or `weight-fraction=F,fp32-fraction=G`:
+    f32 layers are added only while there are fewer than the cap.
+
+    `int4=true` adds a third tier, `i4` (w4a8: 4-bit weights, 8-bit
+    activations), for a weight budget (anything else is an error). One
+    ranking, computed as above from `quantune.metrics_i4` (the layers'
+    w4a8 metrics; the sensitivity is stored there), and two cuts: every
+    candidate starts in i4 (half a byte per weight); from the top of the
+    ranking, layers are promoted to i8 while the weights fit the budget,
+    and then, with the bytes left, the top of the i8 layers to f32 (at
+    most the cap). i8 comes first because it removes most of the 4-bit
+    error for a quarter of f32's bytes. A budget below the all-i4 size is
+    an error.
+
     Layers that already carry a `quantune.reason` stay f32 and are not
     counted against the budget. Every other layer gets
-    `quantune.precision` `i8` or `f32`. The result is deterministic.
+    `quantune.precision` `i8` or `f32` (or `i4`). The result is
+    deterministic.
   }];
   let options = [
     ListOption<"ratio", "ratio", "double",
                "Weights of weight_sqnr, act_sqnr, weight_mse, act_mse (default 1,1,1,1)">,
     Option<"budget", "budget", "std::string", /*default=*/"\"fp32-count=0\"",
-           "fp32-count=K | fp32-fraction=F | weight-bytes=B | int8-mac-share=P">
+           "fp32-count=K | fp32-fraction=F | weight-bytes=B | weight-fraction=F "
+           "| int8-mac-share=P; a weight budget may add ,fp32-count=K or "
+           ",fp32-fraction=F (a cap on the f32 layers)">,
+    Option<"int4", "int4", "bool", /*default=*/"false",
+           "Three tiers, f32 / i8 / i4 (w4a8), ranked by quantune.metrics_i4 "
+           "and cut under a weight budget">
   ];
   let dependentDialects = ["::mlir::quantune::QuantuneDialect"];
 }
