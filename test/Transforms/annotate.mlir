@@ -29,7 +29,7 @@
 
 // The w4a8 tier's metrics go to quantune.metrics_i4, beside the int8 ones.
 // I4: linalg.matmul {{{.*}}quantune.layer = 0 : i64{{.*}}quantune.metrics = #quantune.metrics<act_sqnr = 3.150000e+01>, quantune.metrics_i4 = #quantune.metrics<weight_sqnr = 2.400000e+01, act_sqnr = 1.850000e+01, act_mse = 1.400000e-02>, {{.*}}quantune.precision = #quantune.precision<i4>}
-// BAD-METRIC-I4: error: quantune-annotate: '{{.*}}annotate-bad-metric-i4.json' entry #1:
+// BAD-METRIC-I4: error: quantune-annotate: '{{.*}}annotate-bad-metric-i4.json' entry #1: metric 'act_sqnr' must be a number
 
 // UNKNOWN-ID: error: quantune-annotate: '{{.*}}annotate-unknown-id.json' entry #0: unknown layer id 7
 // BAD-SCALE: error: quantune-annotate: '{{.*}}annotate-bad-scale.json' entry #0: invalid 'act_qparams': scale #0 must be positive and finite, got -1
