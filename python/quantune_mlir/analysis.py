@@ -41,7 +41,7 @@ from quantune_mlir.jsonio import annotations_json
 from quantune_mlir.layers import Layer, list_layers, probe_outputs
 from quantune_mlir.onnx_model import graph_inputs, load_onnx
 from quantune_mlir.opt import run_quantune_opt
-from quantune_mlir.plan import LayerPlan, Plan
+from quantune_mlir.plan import LayerPlan, Plan, TierPlan
 from quantune_mlir.progress import report, track
 from quantune_mlir.propagation import NO_LAYER, Propagated, ShadowErrors, propagate, shadow_schedule
 from quantune_mlir.range_choice import (
@@ -57,6 +57,8 @@ METHODS = ("quantunev2", "sweep")
 # What every model goes through after import, for the analysis and for the
 # lowering alike, so that a saved plan meets the same IR as a fresh one.
 LABEL_PASSES = ("--quantune-label-layers", "--quantune-weight-metrics")
+# The same, also measuring 4-bit weights (the w4a8 tier) for --int4.
+LABEL_PASSES_I4 = ("--quantune-label-layers", "--quantune-weight-metrics=i4=true")
 MAX_SQNR_DB = 200.0  # as quantune-weight-metrics caps exact quantization
 
 
@@ -83,7 +85,12 @@ class AnalysisOptions:
     keep_fp32: tuple[str, ...] = ()
     """Layers kept f32 whatever their sensitivity: ONNX node names or layer ids."""
     ranges_only: bool = False
-    """Stop after inference 1: every layer that can be int8 is i8 (``--precision int8``)."""
+    """No ranking: every layer that can be int8 is i8 (``--precision int8``), or
+    with ``int4`` every layer that can be w4a8 is i4 (``--precision int4``)."""
+    int4: bool = False
+    """Three tiers: layers may also take 4-bit weights with 8-bit activations
+    (w4a8). Both integer forms are measured in the same two inferences; one
+    ranking (by the w4a8 metrics) is cut twice under a weight budget."""
 
 
 @dataclass
@@ -226,14 +233,19 @@ def _qparams_entry(candidate: RangeCandidate) -> dict[str, Any]:
     return {"storage": "si8", "scale": candidate.scale, "zero_point": candidate.zero_point}
 
 
+I4_SUFFIX = "_i4"
+"""quantune-instrument{i4=true} names the w4a8 twin's sums ``sum_err2_i4[.k]`` and ``sum_err_i4[.k]``."""
+
+
 def _local_error_pass(
     runner: ModuleRunner,
     instrumented: str,
     calib: CalibrationInputs,
     schedule: Sequence[int] | None = None,
     reference: Sequence[Sequence[np.ndarray]] = (),
-) -> tuple[dict[int, LocalErrors], ShadowErrors | None]:
-    """Inference 2: each layer's local error sums, per candidate range.
+) -> tuple[dict[int, LocalErrors], dict[int, LocalErrors], ShadowErrors | None]:
+    """Inference 2: each layer's local error sums, per candidate range, for
+    its int8 form and (when instrumented with ``i4=true``) its w4a8 form.
 
     With a ``schedule`` (the module has a layer selector, ``shadow=true``),
     sample n runs with layer ``schedule[n]`` in int8 on the model's path; its
@@ -242,6 +254,8 @@ def _local_error_pass(
     """
     meta = probe_outputs(instrumented)
     sums: dict[int, LocalErrors] = {}
+    sums_i4: dict[int, LocalErrors] = {}
+    has_i4 = any(I4_SUFFIX in stat for _, stat in meta)
     shadow = ShadowErrors() if schedule is not None else None
     for index, sample in enumerate(track(calib, len(calib), "inference 2 (local error)")):
         selected = schedule[index] if schedule is not None else NO_LAYER
@@ -249,12 +263,17 @@ def _local_error_pass(
         n_model = len(results) - len(meta)
         local = 0.0
         for (layer_id, stat), value in zip(meta, results[n_model:]):
+            if I4_SUFFIX in stat:
+                sums_i4.setdefault(layer_id, LocalErrors()).add(stat.replace(I4_SUFFIX, ""), value)
+                continue
             sums.setdefault(layer_id, LocalErrors()).add(stat, value)
+            if has_i4 and stat in ("sum_y2", "count"):  # shared by both forms
+                sums_i4.setdefault(layer_id, LocalErrors()).add(stat, value)
             if layer_id == selected and stat in ("sum_err2", "sum_err2.0"):
                 local = float(value)
         if shadow is not None:
             shadow.add(selected, results[:n_model], reference[index], local)
-    return sums, shadow
+    return sums, sums_i4, shadow
 
 
 @dataclass
@@ -436,16 +455,19 @@ def _inference_2(
     phases: _Phases,
     notes: _Annotations,
     propagation: bool,
-) -> tuple[_Tuning, str]:
+) -> tuple[_Tuning, _Tuning | None, str]:
     """Inference 2 and what it decides: each layer's local metrics, range
     and bias correction (and with ``propagation`` its error at the model
-    output), and the IR annotated with the chosen ranges and corrections."""
-    what = "local int8 error" + (", range choice" if options.calib_method == "auto" else "") + (
+    output), for its int8 form and, with ``options.int4``, its w4a8 form;
+    and the IR annotated with the int8 form's ranges and corrections."""
+    what = "local int8 error" + (" and w4a8 error" if options.int4 else "") + (
+        ", range choice" if options.calib_method == "auto" else "") + (
         ", bias correction" if options.bias_correction else "") + (", propagation" if propagation else "")
     report(f"inference 2: {what} over {len(calib)} inputs")
     with phases("instrument_2", "  instrumenting"):
         instrumented = run_quantune_opt(
-            with_qparams, [f"--quantune-instrument=mode=local-error shadow={str(propagation).lower()}"])
+            with_qparams, [f"--quantune-instrument=mode=local-error shadow={str(propagation).lower()} "
+                           f"i4={str(options.int4).lower()}"])
     # The local-error sums are f64 (f32 overflows on large outputs); IREE
     # demotes f64 to f32 unless told not to. Some models' own f64 ops do not
     # compile without the demotion: then the sums are f32, and a layer whose
@@ -456,15 +478,57 @@ def _inference_2(
         report(f"  note: --propagation samples each layer once; {len(calib)} inputs for "
                f"{len(candidates)} layers leave {len(candidates) - len(calib)} layers with an average gain")
     with phases("inference_2", "  running"):
-        sums, shadow = _local_error_pass(runner, instrumented, calib, schedule, reference)
+        sums, sums_i4, shadow = _local_error_pass(runner, instrumented, calib, schedule, reference)
         tuning = _tune(sums, ranges_of, options, shadow)
+        # The w4a8 form chooses its own range and correction; the gain to
+        # the output (measured on int8 twins) is the same network path.
+        tuning_i4 = _tune(sums_i4, ranges_of, options, shadow) if options.int4 else None
     tuning.degenerate.update(_new_reasons(instrumented, candidates))
+    if tuning_i4 is not None:
+        tuning.degenerate.update(tuning_i4.degenerate)
     # The chosen ranges and corrections go through the lowering's checks
     # again; a layer they make infeasible keeps its first candidate,
     # uncorrected.
     with phases("tune", "  annotating chosen ranges, checking int8 feasibility"):
         tuned = _apply_tuning(with_qparams, tuning, ranges_of, candidates, notes)
-    return tuning, tuned
+    return tuning, tuning_i4, tuned
+
+
+def _i4_entries(tuning: _Tuning, tuning_i4: _Tuning, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """quantune-annotate entries giving layers ``ids`` their w4a8 range and
+    correction (in place of the int8 form's, which they replace)."""
+    entries: list[dict[str, Any]] = []
+    for lid in ids:
+        entry: dict[str, Any] = {"id": lid}
+        if lid in tuning_i4.chosen:
+            entry["act_qparams"] = _qparams_entry(tuning_i4.chosen[lid])
+        correction = tuning_i4.corrections.get(lid)
+        if correction is None and lid in tuning.corrections:  # clears the int8 form's
+            correction = np.zeros_like(tuning.corrections[lid])
+        if correction is not None:
+            entry["bias_correction"] = _rounded_f32(correction)
+        entries.append(entry)
+    return entries
+
+
+def _apply_i4_tier(assigned: str, tuning: _Tuning, tuning_i4: _Tuning, candidates: Sequence[Layer],
+                   notes: _Annotations) -> str:
+    """``assigned`` with the layers it made i4 annotated with their w4a8
+    range and correction, after the lowering's feasibility checks at 4 bits.
+    A layer those refuse is i8 instead (with its int8 range and correction)."""
+    i4_ids = [layer.id for layer in list_layers(assigned) if layer.precision == "i4"]
+    if not i4_ids:
+        return assigned
+
+    def annotate(as_i4: Sequence[int], as_i8: Sequence[int]) -> str:
+        entries = _i4_entries(tuning, tuning_i4, as_i4) + [{"id": lid, "precision": "i8"} for lid in as_i8]
+        return run_quantune_opt(assigned, [notes.pass_flag(entries), "--quantune-lower-mixed-precision=check-only=true"])
+
+    final = annotate(i4_ids, [])
+    refused = [lid for lid in i4_ids if lid in _new_reasons(final, candidates)]
+    if refused:
+        final = annotate([lid for lid in i4_ids if lid not in refused], refused)
+    return final
 
 
 def run_analysis(
@@ -486,7 +550,7 @@ def run_analysis(
     with phases("import", f"importing {model_path}"):
         calib, imported = _prepare(model_path, calib_source, input_shapes, image_spec, limit)
     with phases("weight_metrics", "labelling layers and measuring weights"):
-        labelled = run_quantune_opt(imported, LABEL_PASSES)
+        labelled = run_quantune_opt(imported, LABEL_PASSES_I4 if options.int4 else LABEL_PASSES)
         layers = list_layers(labelled)
     if not layers:
         raise QuantuneError(f"'{model_path}' has no quantizable layers (conv, matmul, gemm)")
@@ -520,18 +584,26 @@ def run_analysis(
             ])
         candidates = [layer for layer in list_layers(with_qparams) if not layer.reason]
         tuning = _Tuning(chosen={lid: found[0] for lid, found in ranges_of.items()})
+        tuning_i4: _Tuning | None = None
         meaning: dict[str, str] = {}
         local_error = options.method == "quantunev2" and not options.ranges_only
-        if local_error or _chooses_in_inference_2(options):
-            tuning, tuned = _inference_2(
+        # Three tiers need the w4a8 form's local error (or the sweep's own
+        # ranges and corrections), measured beside the int8 form's.
+        second = local_error or _chooses_in_inference_2(options) or (options.int4 and not options.ranges_only)
+        if second:
+            tuning, tuning_i4, tuned = _inference_2(
                 with_qparams, ranges_of, candidates, calib, reference, options, phases, notes,
                 propagation=options.propagation and local_error,
             )
             if not local_error:  # inference 2 ran for the calibration only
                 tuning.local = {}
+                if tuning_i4 is not None:
+                    tuning_i4.local = {}
         else:
             tuned = with_qparams
-        passes = 2 if local_error or _chooses_in_inference_2(options) else 1
+        if options.int4 and tuning_i4 is None:  # the same ranges as the int8 form, uncorrected
+            tuning_i4 = _Tuning(chosen=dict(tuning.chosen))
+        passes = 2 if second else 1
         candidates = [layer for layer in list_layers(tuned) if not layer.reason]
         act_metrics = tuning.ranking()
         if options.ranges_only:
@@ -550,8 +622,16 @@ def run_analysis(
                     "gain_db": "how much the layer's relative error grows from its output to the model output (dB)",
                 })
         else:
-            report(f"sweep: {len(candidates)} layers x {len(calib)} inputs")
-            switchable = run_quantune_opt(tuned, ["--quantune-fake-quantize=switchable=true"])
+            report(f"sweep: {len(candidates)} layers x {len(calib)} inputs"
+                   + (", each with 4-bit weights (w4a8)" if options.int4 else ""))
+            # With three tiers the sweep measures each layer's w4a8 form,
+            # with its own range and correction.
+            swept = tuned
+            if tuning_i4 is not None:
+                swept = run_quantune_opt(tuned, [notes.pass_flag(
+                    _i4_entries(tuning, tuning_i4, [layer.id for layer in candidates]))])
+            switchable = run_quantune_opt(
+                swept, [f"--quantune-fake-quantize=switchable=true bits={4 if options.int4 else 8}"])
             degenerate = _new_reasons(switchable, candidates)
             tuning.degenerate.update(degenerate)
             candidates = [layer for layer in candidates if layer.id not in degenerate]
@@ -565,20 +645,35 @@ def run_analysis(
                 "act_sqnr": "SQNR (dB) of the model output with only this layer fake-quantized",
                 "act_mse": "relative MSE of the model output with only this layer fake-quantized",
             }
+            if options.int4:
+                meaning = {k: v.replace("fake-quantized", "fake-quantized with 4-bit weights (w4a8)")
+                           for k, v in meaning.items()}
+        # The ranking's metrics: the int8 form's in quantune.metrics, the
+        # w4a8 form's in quantune.metrics_i4 (the sweep measures only the
+        # form it ranks by).
+        if options.int4 and options.method == "sweep":
+            metric_entries = [{"id": lid, "metrics_i4": m} for lid, m in sorted(act_metrics.items())]
+        else:
+            metric_entries = [{"id": lid, "metrics": m} for lid, m in sorted(act_metrics.items())]
+            if tuning_i4 is not None:
+                metric_entries += [{"id": lid, "metrics_i4": m} for lid, m in sorted(tuning_i4.ranking().items())]
+        tier = "i4" if options.int4 else "i8"
         if options.ranges_only:
-            with phases("assign", "every layer that can be int8 is i8"):
+            what = "every layer that can be w4a8 is i4" if options.int4 else "every layer that can be int8 is i8"
+            with phases("assign", what):
                 final = run_quantune_opt(tuned, [notes.pass_flag(
-                    [{"id": layer.id, "precision": "i8"} for layer in candidates]
+                    metric_entries + [{"id": layer.id, "precision": tier} for layer in candidates]
                 )])
         else:
             with phases("assign", f"assigning precisions under budget {options.budget}"):
                 final = run_quantune_opt(tuned, [
-                    notes.pass_flag(
-                        [{"id": lid, "metrics": m} for lid, m in sorted(act_metrics.items())]
-                        + _reason_entries(tuning.degenerate)
-                    ),
-                    f"--quantune-assign-precision=ratio={','.join(repr(float(r)) for r in ratio)} budget={options.budget}",
+                    notes.pass_flag(metric_entries + _reason_entries(tuning.degenerate)),
+                    f"--quantune-assign-precision=ratio={','.join(repr(float(r)) for r in ratio)} "
+                    f"budget={options.budget} int4={str(options.int4).lower()}",
                 ])
+        if tuning_i4 is not None:
+            with phases("tiers", "  giving the i4 layers their w4a8 ranges, checking int8 feasibility at 4 bits"):
+                final = _apply_i4_tier(final, tuning, tuning_i4, candidates, notes)
     if emit_mlir is not None:
         write_text(emit_mlir, final)
 
@@ -587,15 +682,24 @@ def run_analysis(
         "weight_mse": "relative MSE of the same weights",
         "sensitivity": "combined, min-max normalised score; higher is more sensitive",
     })
+    if options.int4:
+        meaning["i4"] = ("the layer's w4a8 form (4-bit weights, 8-bit activations): the same metrics, measured "
+                         "in the same inferences, and the range and correction an i4 layer uses; the ranking "
+                         "(sensitivity) is computed from its metrics")
     plan_layers = []
     for layer in list_layers(final):
         # The plan keeps the local activation metrics (the IR holds the
         # ranking's, which are output-level with --propagation).
         m, q = {**layer.metrics, **tuning.local.get(layer.id, {})}, layer.act_qparams
+        chosen = tuning.chosen.get(layer.id)
+        if q and chosen is not None and tuning_i4 is not None:
+            # The int8 form's range (the IR holds the i4 layers' w4a8 one).
+            q = {"scale": chosen.scale, "zero_point": chosen.zero_point}
         prop = tuning.propagated.get(layer.id)
+        ranked = layer.metrics_i4 if options.int4 else layer.metrics
         plan_layers.append(LayerPlan(
             id=layer.id, name=layer.name, kind=layer.kind, params=layer.params, macs=layer.macs,
-            precision=layer.precision or "f32", sensitivity=m.get("sensitivity"),
+            precision=layer.precision or "f32", sensitivity=ranked.get("sensitivity"),
             weight_sqnr=m.get("weight_sqnr"), act_sqnr=m.get("act_sqnr"),
             weight_mse=m.get("weight_mse"), act_mse=m.get("act_mse"),
             act_scale=q.get("scale"), act_zero_point=int(q.get("zero_point", 0)) if q else None,
@@ -604,10 +708,11 @@ def run_analysis(
             bias_correction=_rounded_f32(tuning.corrections[layer.id]) if layer.id in tuning.corrections else None,
             output_sqnr=prop.output_sqnr if prop else None,
             gain_db=prop.gain_db if prop else None,
+            i4=_i4_tier_plan(layer, tuning_i4) if tuning_i4 is not None else None,
         ))
     plan = Plan(
         model=str(model_path),
-        method="int8 (ranges only)" if options.ranges_only else options.method,
+        method=f"{'int4' if options.int4 else 'int8'} (ranges only)" if options.ranges_only else options.method,
         budget="none" if options.ranges_only else options.budget,
         ratio=list(ratio),
         calibration={
@@ -625,6 +730,27 @@ def run_analysis(
         metric_meaning=meaning,
     )
     return Analysis(plan, labelled)
+
+
+def _i4_tier_plan(layer: Layer, tuning_i4: _Tuning) -> TierPlan | None:
+    """The plan's record of a layer's w4a8 form: its weight metrics, local
+    (or, for the sweep, output-level) activation metrics, estimated output
+    SQNR, range and correction."""
+    chosen = tuning_i4.chosen.get(layer.id)
+    m = {**layer.metrics_i4, **tuning_i4.local.get(layer.id, {})}
+    if chosen is None and not m:
+        return None
+    prop = tuning_i4.propagated.get(layer.id)
+    correction = tuning_i4.corrections.get(layer.id)
+    return TierPlan(
+        weight_sqnr=m.get("weight_sqnr"), weight_mse=m.get("weight_mse"),
+        act_sqnr=m.get("act_sqnr"), act_mse=m.get("act_mse"),
+        output_sqnr=prop.output_sqnr if prop else None,
+        act_scale=chosen.scale if chosen else None,
+        act_zero_point=chosen.zero_point if chosen else None,
+        act_range=chosen.method if chosen else None,
+        bias_correction=_rounded_f32(correction) if correction is not None else None,
+    )
 
 
 def analyze(

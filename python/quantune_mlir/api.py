@@ -54,6 +54,8 @@ class ModuleResult:
     table: str
     module_path: Path
     int8_layers: int
+    int4_layers: int
+    """Layers with 4-bit weights (w4a8); ``int8_layers`` counts the 8-bit ones."""
     folded_pairs: int
     """Quantize/dequantize pairs removed between int8 layers."""
     fallbacks: dict[str, str]
@@ -79,24 +81,52 @@ def parse_ratio(value: str | Sequence[float], name: str = "ratio") -> tuple[floa
     return values  # type: ignore[return-value]
 
 
-_BUDGET_KINDS = {"fp32-count": "K", "fp32-fraction": "F", "weight-bytes": "B", "int8-mac-share": "P"}
+_BUDGET_KINDS = {"fp32-count": "K", "fp32-fraction": "F", "weight-bytes": "B", "weight-fraction": "F",
+                 "int8-mac-share": "P"}
+_WEIGHT_BUDGETS = ("weight-bytes", "weight-fraction")
+_FP32_CAPS = ("fp32-count", "fp32-fraction")
+DEFAULT_BUDGET = "fp32-fraction=0.1"
+DEFAULT_INT4_BUDGET = "weight-fraction=0.15"
+"""With three tiers the budget is in weight bytes: 0.15 x the fp32 weights
+leaves about a fifth of them at 8 bits (all-i4 is 0.125x)."""
 
 
-def check_budget(value: str, name: str = "--budget") -> str:
-    """Checks a budget such as ``fp32-fraction=0.1`` before any work (the
-    assign-precision pass checks it again)."""
-    kind, _, number = str(value).partition("=")
+def _budget_item(item: str, value: str, name: str) -> tuple[str, float]:
+    kind, _, number = item.partition("=")
+    kind = kind.strip()
     try:
         amount = float(number)
     except ValueError:
         amount = float("nan")
     expected = ", ".join(f"{k}={v}" for k, v in _BUDGET_KINDS.items())
-    if kind.strip() not in _BUDGET_KINDS or not 0 <= amount < float("inf"):
+    if kind not in _BUDGET_KINDS or not 0 <= amount < float("inf"):
         raise QuantuneError(f"bad {name} '{value}': expected {expected} with a non-negative number")
-    if kind.strip() in ("fp32-fraction", "int8-mac-share") and amount > 1:
-        raise QuantuneError(f"bad {name} '{value}': {kind.strip()} is a fraction in [0, 1]")
-    if kind.strip() == "fp32-count" and amount != int(amount):
+    if kind in ("fp32-fraction", "weight-fraction", "int8-mac-share") and amount > 1:
+        raise QuantuneError(f"bad {name} '{value}': {kind} is a fraction in [0, 1]")
+    if kind == "fp32-count" and amount != int(amount):
         raise QuantuneError(f"bad {name} '{value}': fp32-count is a whole number of layers")
+    return kind, amount
+
+
+def check_budget(value: str, name: str = "--budget", int4: bool = False) -> str:
+    """Checks a budget such as ``fp32-fraction=0.1`` or, for a weight budget,
+    ``weight-fraction=0.3,fp32-count=2`` (at most that many fp32 layers)
+    before any work (the assign-precision pass checks it again). Three
+    tiers (``int4``) need a weight budget."""
+    main, _, cap = str(value).partition(",")
+    kind, _ = _budget_item(main, value, name)
+    if cap:
+        cap_kind, _ = _budget_item(cap, value, name)
+        if kind not in _WEIGHT_BUDGETS or cap_kind not in _FP32_CAPS:
+            raise QuantuneError(
+                f"bad {name} '{value}': only a weight budget (weight-bytes=B or weight-fraction=F) takes a second "
+                "item, and it must cap the fp32 layers: fp32-count=K or fp32-fraction=F"
+            )
+    if int4 and kind not in _WEIGHT_BUDGETS:
+        raise QuantuneError(
+            f"bad {name} '{value}' for --int4: three tiers are cut under a weight budget, weight-bytes=B or "
+            f"weight-fraction=F (e.g. {DEFAULT_INT4_BUDGET}, the default with --int4)"
+        )
     return value
 
 
@@ -116,8 +146,8 @@ def _shape_specs(value: Sequence[str] | Mapping[str, Sequence[int]] | None) -> l
 
 
 def _analysis_options(
-    method: str, budget: str, ratio: str | Sequence[float], calib_method: str, percentile: float, bins: int,
-    keep_fp32: Sequence[str], device: str, bias_correction: bool, propagation: bool | None,
+    method: str, budget: str | None, ratio: str | Sequence[float], calib_method: str, percentile: float, bins: int,
+    keep_fp32: Sequence[str], device: str, bias_correction: bool, propagation: bool | None, int4: bool = False,
 ) -> AnalysisOptions:
     if not 0 < percentile <= 100:
         raise QuantuneError(f"bad --percentile {percentile}: expected a number in (0, 100]")
@@ -130,11 +160,13 @@ def _analysis_options(
         propagation = DEFAULT_PROPAGATION and method == "quantunev2"
     if calib_method not in CALIB_METHODS:
         raise QuantuneError(f"unknown --calib-method '{calib_method}'; expected one of {', '.join(CALIB_METHODS)}")
-    check_budget(budget)
+    if budget is None:
+        budget = DEFAULT_INT4_BUDGET if int4 else DEFAULT_BUDGET
+    check_budget(budget, int4=int4)
     return AnalysisOptions(
         method=method, budget=budget, ratio=parse_ratio(ratio), calib_method=calib_method,
         percentile=percentile, bins=bins, device=device, keep_fp32=tuple(str(k) for k in keep_fp32),
-        bias_correction=bool(bias_correction), propagation=bool(propagation),
+        bias_correction=bool(bias_correction), propagation=bool(propagation), int4=bool(int4),
     )
 
 
@@ -149,7 +181,8 @@ def analyze(
     *,
     output: PathLike | None = None,
     method: str = "quantunev2",
-    budget: str = "fp32-fraction=0.1",
+    budget: str | None = None,
+    int4: bool = False,
     ratio: str | Sequence[float] = DEFAULT_RATIO,
     calib_method: str = DEFAULT_CALIB_METHOD,
     bias_correction: bool = DEFAULT_BIAS_CORRECTION,
@@ -169,10 +202,14 @@ def analyze(
     (with ``image_spec``), an array stacking samples, or an iterable of
     arrays or of ``{input_name: array}`` dicts. ``keep_fp32`` names layers
     (ONNX node names or ids) that stay fp32 whatever their sensitivity.
-    With ``output`` the plan is also written as JSON.
+    ``int4`` adds a third tier, w4a8 (4-bit weights, 8-bit activations):
+    the budget is then in weight bytes (default ``weight-fraction=0.15``;
+    otherwise ``fp32-fraction=0.1``). With ``output`` the plan is also
+    written as JSON.
     """
     options = _analysis_options(
-        method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction, propagation
+        method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction, propagation,
+        int4,
     )
     _check_limit(limit)
     check_paths({"model": model, "--calib": path_or_none(calib)}, {"-o": output, "--emit-mlir": emit_mlir})
@@ -195,7 +232,8 @@ def quantize(
     recipe: bool = True,
     emit_mlir: PathLike | None = None,
     method: str = "quantunev2",
-    budget: str = "fp32-fraction=0.1",
+    budget: str | None = None,
+    int4: bool = False,
     ratio: str | Sequence[float] = DEFAULT_RATIO,
     calib_method: str = DEFAULT_CALIB_METHOD,
     bias_correction: bool = DEFAULT_BIAS_CORRECTION,
@@ -212,9 +250,10 @@ def quantize(
 
     The plan comes from an analysis of ``calib`` (see :func:`analyze`) or
     from a saved ``plan``; ``precision="int8"`` makes every layer that can
-    be int8 (only activation ranges are measured), ``"fp32"`` none (no
-    calibration data needed). Layers the lowering or IREE cannot build in
-    int8 stay fp32; ``fallbacks`` says which and why.
+    be int8 (no ranking), ``"int4"`` every layer that can be w4a8,
+    ``"fp32"`` none (no calibration data needed). ``int4`` lets the plan
+    use three tiers (see :func:`analyze`). Layers the lowering or IREE
+    cannot build in integers stay fp32; ``fallbacks`` says which and why.
     """
     if calib is not None and plan is not None:
         raise QuantuneError("give either calib (run the analysis) or plan (reuse one), not both")
@@ -224,8 +263,9 @@ def quantize(
     options = QuantizeOptions(
         target=target, fold=fold, precision=precision, recipe=recipe,  # type: ignore[arg-type]
         analysis=_analysis_options(
-        method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction, propagation
-    ),
+            method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction, propagation,
+            int4,
+        ),
     )
     result = quantize_model(
         model, output, calib=calib, plan_path=plan, options=options, input_shapes=_shape_specs(input_shapes),
@@ -236,6 +276,7 @@ def quantize(
         table=format_table(result.plan),
         module_path=Path(output),
         int8_layers=result.lowered.int8_layers,
+        int4_layers=result.lowered.int4_layers,
         folded_pairs=result.lowered.folded_pairs,
         fallbacks={layer.name: layer.reason for layer in result.plan.layers if layer.reason},
         weight_bytes=result.weight_bytes,

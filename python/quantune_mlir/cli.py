@@ -135,6 +135,7 @@ def _analysis_kwargs(args: argparse.Namespace) -> dict:
     return dict(
         method=args.method,
         budget=args.budget,
+        int4=args.int4,
         ratio=parse_ratio(args.ratio, "--ratio"),
         calib_method=args.calib_method,
         bias_correction=args.bias_correction,
@@ -205,8 +206,10 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         print(result.table)
     total = len(result.plan.layers)
     ratio = result.weight_bytes / result.weight_bytes_fp32 if result.weight_bytes_fp32 else 1.0
+    integer = (f"{result.int4_layers} i4 (w4a8) and {result.int8_layers} i8 of {total} layers"
+               if result.int4_layers else f"{result.int8_layers}/{total} layers int8")
     _progress(
-        f"wrote {args.output}: {result.int8_layers}/{total} layers int8, "
+        f"wrote {args.output}: {integer}, "
         f"{result.folded_pairs} quantize/dequantize pairs folded, "
         f"layer weights {result.weight_bytes / 1e6:.2f} MB ({ratio:.2f}x fp32), module {result.module_bytes / 1e6:.2f} MB"
     )
@@ -236,9 +239,15 @@ def _report_budgets(text: str | None) -> list[float]:
 
 def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="quantunev2", choices=["quantunev2", "sweep"], help="default: quantunev2")
-    p.add_argument("--budget", default="fp32-fraction=0.1",
-                   help="how many layers stay fp32: fp32-count=K, fp32-fraction=F, weight-bytes=B or "
-                   "int8-mac-share=P; default: fp32-fraction=0.1")
+    p.add_argument("--budget", default=None,
+                   help="how many layers stay fp32: fp32-count=K, fp32-fraction=F, weight-bytes=B, "
+                   "weight-fraction=F (of the fp32 weight bytes) or int8-mac-share=P; a weight budget may add a cap, "
+                   "e.g. weight-fraction=0.3,fp32-count=2; default: fp32-fraction=0.1, or weight-fraction=0.15 "
+                   "with --int4")
+    p.add_argument("--int4", action="store_true",
+                   help="three tiers: layers may also run with 4-bit weights and 8-bit activations (w4a8). Both "
+                   "integer forms are measured in the same two inferences; one ranking (by the w4a8 metrics) is "
+                   "cut twice under a weight budget: the least sensitive layers i4, then i8, then fp32")
     default_ratio = ",".join(f"{r:g}" for r in DEFAULT_RATIO)
     p.add_argument("--ratio", default=default_ratio,
                    help="weights of weight_sqnr,act_sqnr,weight_mse,act_mse in the sensitivity (with --propagation "
@@ -478,8 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", metavar="PLAN.json", help="reuse a plan from quantune analyze instead of --calib")
     p.add_argument("--save-plan", metavar="PLAN.json", help="also write the plan the analysis produced")
     p.add_argument("--target", default="host", help=f"{TARGET_HELP}; default: host")
-    p.add_argument("--precision", default="plan", choices=["plan", "int8", "fp32"],
-                   help="plan: the plan's choice per layer (default); int8: every layer that can be; fp32: none")
+    p.add_argument("--precision", default="plan", choices=["plan", "int8", "int4", "fp32"],
+                   help="plan: the plan's choice per layer (default); int8: every layer that can be; int4: every "
+                   "layer that can be w4a8 (4-bit weights, 8-bit activations), the rest int8; fp32: none")
     p.add_argument("--no-fold", action="store_true",
                    help="keep a quantize/dequantize pair around every int8 layer (the naive form, for comparison)")
     p.add_argument("--no-recipe", action="store_true",

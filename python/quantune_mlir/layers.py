@@ -22,6 +22,7 @@ _FIELDS = {
     "reason": re.compile(r"quantune\.reason = " + _STRING),
     "precision": re.compile(r"quantune\.precision = #quantune\.precision<([a-z0-9]+)>"),
     "metrics": re.compile(r"quantune\.metrics = #quantune\.metrics<([^>]*)>"),
+    "metrics_i4": re.compile(r"quantune\.metrics_i4 = #quantune\.metrics<([^>]*)>"),
     "act_qparams": re.compile(r"quantune\.act_qparams = #quantune\.qparams<([^>]*)>"),
 }
 # MLIR prints a float as decimal when that round-trips, else as the hex bits
@@ -42,6 +43,8 @@ class Layer:
     precision: str | None = None
     reason: str | None = None
     metrics: dict[str, float] = field(default_factory=dict, compare=False)
+    metrics_i4: dict[str, float] = field(default_factory=dict, compare=False)
+    """The metrics of the layer's w4a8 form (4-bit weights), when measured."""
     act_qparams: dict[str, float] = field(default_factory=dict, compare=False)
 
 
@@ -83,6 +86,7 @@ def list_layers(mlir_text: str) -> list[Layer]:
                 precision=text("precision"),
                 reason=text("reason"),
                 metrics=_key_values(text("metrics") or ""),
+                metrics_i4=_key_values(text("metrics_i4") or ""),
                 act_qparams=_key_values(text("act_qparams") or ""),
             )
         )

@@ -4,8 +4,9 @@ The quantune stage is a fixed sequence of quantune-opt passes over the
 labelled linalg IR (``quantune import`` output after ``quantune-label-layers``):
 
 1. ``annotate``  – the plan's precisions and activation qparams;
-2. ``lower``     – ``quantune-lower-mixed-precision``: i8 layers become
-   integer linalg with a quantize/dequantize pair around each;
+2. ``lower``     – ``quantune-lower-mixed-precision``: i8 and i4 (w4a8)
+   layers become integer linalg with a quantize/dequantize pair around each
+   (an i4 layer's weights are stored as 4-bit constants);
 3. ``fold``      – ``quantune-fold-requantize`` (skipped for the naive form):
    pairs between int8 layers become fused requantization epilogues;
 4. ``expand``    – ``quantune-expand-quant-ops``: what is left of the
@@ -26,10 +27,12 @@ from quantune_mlir.errors import QuantuneError
 from quantune_mlir.jsonio import annotations_json
 from quantune_mlir.layers import list_layers
 from quantune_mlir.opt import run_quantune_opt
-from quantune_mlir.plan import Plan
+from quantune_mlir.plan import LayerPlan, Plan, TierPlan
 
-Precision = Literal["plan", "int8", "fp32"]
-PRECISIONS: tuple[str, ...] = ("plan", "int8", "fp32")
+Precision = Literal["plan", "int8", "int4", "fp32"]
+PRECISIONS: tuple[str, ...] = ("plan", "int8", "int4", "fp32")
+INTEGER = ("i8", "i4")
+"""The integer precisions: 8-bit activations with 8- or 4-bit weights."""
 STAGES: tuple[str, ...] = ("annotated", "lowered", "folded", "expanded", "final")
 
 
@@ -42,7 +45,9 @@ class LoweredModule:
     int8_layers: int
     folded_pairs: int
     fallbacks: dict[int, str] = field(default_factory=dict)
-    """Layers planned i8 that the lowering kept f32, with the reason."""
+    """Layers planned i8 or i4 that the lowering kept f32, with the reason."""
+    int4_layers: int = 0
+    """Layers with 4-bit weights (w4a8); ``int8_layers`` counts the 8-bit ones."""
     stages: dict[str, str] = field(default_factory=dict)
     """IR after each stage (only when ``keep_stages`` was set)."""
 
@@ -51,24 +56,31 @@ def plan_annotations(plan: Plan, precision: Precision = "plan") -> list[dict[str
     """quantune-annotate entries for ``plan``.
 
     ``precision`` overrides the plan's choice: ``int8`` makes every layer
-    that has activation qparams i8, ``fp32`` makes every layer f32.
+    that has activation qparams i8, ``int4`` every layer that has w4a8
+    qparams i4, ``fp32`` makes every layer f32. An i4 layer gets its w4a8
+    tier's activation qparams and bias correction.
     """
     entries: list[dict[str, object]] = []
     for layer in plan.layers:
-        entry: dict[str, object] = {"id": layer.id}
-        has_qparams = layer.act_scale is not None and layer.act_zero_point is not None
-        if has_qparams:
-            entry["act_qparams"] = {"storage": "si8", "scale": layer.act_scale, "zero_point": layer.act_zero_point}
-        if layer.bias_correction:
-            entry["bias_correction"] = layer.bias_correction
+        def quantized(tier: LayerPlan | TierPlan | None) -> bool:
+            return tier is not None and tier.act_scale is not None and tier.act_zero_point is not None
+
         if precision == "fp32":
             chosen = "f32"
         elif precision == "int8":
-            chosen = "i8" if has_qparams and layer.reason is None else "f32"
+            chosen = "i8" if quantized(layer) and layer.reason is None else "f32"
+        elif precision == "int4":
+            chosen = "i4" if quantized(layer.i4) and layer.reason is None else "f32"
         else:
             chosen = layer.precision
-        if chosen == "i8" and not has_qparams:
-            raise QuantuneError(f"plan layer {layer.id} ('{layer.name}') is i8 but has no activation scale")
+        tier = layer.tier(chosen)
+        if chosen in INTEGER and not quantized(tier if chosen == "i8" else layer.i4):
+            raise QuantuneError(f"plan layer {layer.id} ('{layer.name}') is {chosen} but has no activation scale")
+        entry: dict[str, object] = {"id": layer.id}
+        if quantized(tier):
+            entry["act_qparams"] = {"storage": "si8", "scale": tier.act_scale, "zero_point": tier.act_zero_point}
+        if tier.bias_correction:
+            entry["bias_correction"] = tier.bias_correction
         entry["precision"] = chosen
         entries.append(entry)
     return entries
@@ -79,8 +91,8 @@ def _folded_pairs(text: str) -> int:
 
 
 def _fallbacks(lowered: str, entries: list[dict[str, object]]) -> dict[int, str]:
-    """The layers planned i8 that quantune-lower-mixed-precision kept f32."""
-    planned = {e["id"] for e in entries if e["precision"] == "i8"}
+    """The layers planned i8 or i4 that quantune-lower-mixed-precision kept f32."""
+    planned = {e["id"] for e in entries if e["precision"] in INTEGER}
     return {layer.id: layer.reason for layer in list_layers(lowered) if layer.id in planned and layer.reason}
 
 
@@ -102,7 +114,6 @@ def lower_plan(
     as a target's :attr:`~quantune_mlir.targets.Target.lowering_options`.
     """
     entries = plan_annotations(plan, precision)
-    int8_layers = sum(1 for e in entries if e["precision"] == "i8")
     with tempfile.TemporaryDirectory(prefix="quantune-lower-") as tmp:
         annotations = Path(tmp) / "plan-annotations.json"
         annotations.write_text(annotations_json(entries))
@@ -134,6 +145,10 @@ def lower_plan(
             folded = _folded_pairs(before_strip)
             fallbacks = _fallbacks(before_strip, entries)
             text = run_quantune_opt(before_strip, passes[-1][1])
+    def count(tier: str) -> int:
+        return sum(1 for e in entries if e["precision"] == tier and e["id"] not in fallbacks)
+
     return LoweredModule(
-        text=text, int8_layers=int8_layers - len(fallbacks), folded_pairs=folded, fallbacks=fallbacks, stages=stages
+        text=text, int8_layers=count("i8"), folded_pairs=folded, fallbacks=fallbacks, stages=stages,
+        int4_layers=count("i4"),
     )

@@ -19,7 +19,7 @@ from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import check_paths, check_replaceable, path_or_none, write_directory
 from quantune_mlir.importer import import_onnx
 from quantune_mlir.layers import list_layers
-from quantune_mlir.lowering import LoweredModule, Precision, lower_plan, plan_annotations
+from quantune_mlir.lowering import INTEGER, LoweredModule, Precision, lower_plan, plan_annotations
 from quantune_mlir.onnx_model import load_onnx
 from quantune_mlir.opt import clean_diagnostic, run_quantune_opt
 from quantune_mlir.plan import LayerPlan, Plan, load_plan
@@ -56,16 +56,20 @@ class QuantizeResult:
     options: QuantizeOptions
 
 
+BYTES_PER_WEIGHT = {"i8": 1.0, "i4": 0.5, "f32": 4.0}
+"""Weight storage per precision: an i4 layer's weights are packed two per byte."""
+
+
 def weight_bytes(plan: Plan, precision: Precision = "plan") -> tuple[int, int]:
     """(fp32 bytes, bytes under ``precision``) of the layers' weights.
 
-    An i8 layer stores one byte per weight, any other four. Biases and
-    per-channel scales are not counted.
+    An i8 layer stores one byte per weight, an i4 layer half a byte, any
+    other four. Biases and per-channel scales are not counted.
     """
     chosen = {e["id"]: e["precision"] for e in plan_annotations(plan, precision)}
     fp32 = sum(4 * (layer.params or 0) for layer in plan.layers)
-    mixed = sum((1 if chosen[layer.id] == "i8" else 4) * (layer.params or 0) for layer in plan.layers)
-    return fp32, mixed
+    mixed = sum(BYTES_PER_WEIGHT.get(str(chosen[layer.id]), 4.0) * (layer.params or 0) for layer in plan.layers)
+    return fp32, int(round(mixed))
 
 
 def _check_plan_matches(plan: Plan, labelled: str, model_path: str | os.PathLike[str]) -> None:
@@ -112,8 +116,8 @@ _MAX_COMPILE_RETRIES = 8
 
 
 def _layer_in_error(diagnostics: str, plan: Plan, precision: Precision) -> int | None:
-    """The int8 layer an iree-compile error points at, by its ONNX node name."""
-    int8 = {e["id"] for e in plan_annotations(plan, precision) if e["precision"] == "i8"}
+    """The integer layer an iree-compile error points at, by its ONNX node name."""
+    int8 = {e["id"] for e in plan_annotations(plan, precision) if e["precision"] in INTEGER}
     for layer in plan.layers:
         if layer.id in int8 and layer.name and f'"{layer.name}"' in diagnostics:
             return layer.id
@@ -173,6 +177,11 @@ def quantize_model(
     labelled = None
     if plan_path is not None:
         plan = load_plan(plan_path)
+        if options.precision == "int4" and not plan.has_int4:
+            raise QuantuneError(
+                f"--precision int4 needs the w4a8 measurements of each layer, and plan '{plan_path}' has none; "
+                "make the plan with --int4"
+            )
         keep_fp32(plan, options.analysis.keep_fp32)
     elif options.precision == "fp32":
         report(f"importing {model_path}")
@@ -180,8 +189,8 @@ def quantize_model(
         plan = fp32_plan(model_path, labelled)
     else:
         analysis_options = options.analysis
-        if options.precision == "int8":
-            analysis_options = replace(analysis_options, ranges_only=True)
+        if options.precision in ("int8", "int4"):
+            analysis_options = replace(analysis_options, ranges_only=True, int4=options.precision == "int4")
         analysis = run_analysis(model_path, calib, analysis_options, input_shapes, image_spec, limit)
         plan, labelled = analysis.plan, analysis.labelled
 

@@ -23,6 +23,25 @@ PLAN_VERSION = 1
 
 
 @dataclass
+class TierPlan:
+    """A layer's w4a8 form (4-bit weights, 8-bit activations), measured
+    beside its int8 form when the analysis has three tiers (``--int4``).
+    Its fields mean what the ``LayerPlan`` fields of the same name mean for
+    the int8 form; an i4 layer is lowered with these activation parameters
+    and this bias correction."""
+
+    weight_sqnr: float | None = None
+    weight_mse: float | None = None
+    act_sqnr: float | None = None
+    act_mse: float | None = None
+    output_sqnr: float | None = None
+    act_scale: float | None = None
+    act_zero_point: int | None = None
+    act_range: str | None = None
+    bias_correction: list[float] | None = None
+
+
+@dataclass
 class LayerPlan:
     """One layer's metrics and chosen precision."""
 
@@ -50,6 +69,13 @@ class LayerPlan:
     """Estimated SQNR (dB) of the model output with only this layer int8 (``--propagation``)."""
     gain_db: float | None = None
     """How much the layer's relative error grows to the model output, dB (``--propagation``)."""
+    i4: TierPlan | None = None
+    """The layer's w4a8 form, when measured (``--int4``); the fields above are its int8 form's."""
+
+    def tier(self, precision: str) -> "LayerPlan | TierPlan":
+        """Where the activation parameters and correction of ``precision`` live:
+        the w4a8 tier for ``i4`` (when measured), else the layer itself."""
+        return self.i4 if precision == "i4" and self.i4 is not None else self
 
 
 @dataclass
@@ -86,6 +112,15 @@ class Plan:
     def int8_layers(self) -> int:
         return sum(layer.precision == "i8" for layer in self.layers)
 
+    @property
+    def int4_layers(self) -> int:
+        return sum(layer.precision == "i4" for layer in self.layers)
+
+    @property
+    def has_int4(self) -> bool:
+        """Whether the w4a8 tier was measured (an analysis with ``--int4``)."""
+        return any(layer.i4 is not None for layer in self.layers)
+
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Reads and validates a plan.json written by :meth:`Plan.save`.
@@ -120,6 +155,9 @@ def plan_from_dict(data: Any, where: str = "plan") -> Plan:
     """
     top, layers = plan_schema.check_plan(data, where, PLAN_VERSION)
     top.setdefault("phases_seconds", {})  # plans are saved without timings
+    for layer in layers:
+        if layer.get("i4") is not None:
+            layer["i4"] = TierPlan(**layer["i4"])
     return Plan(layers=[LayerPlan(**layer) for layer in layers], **top)
 
 
@@ -132,12 +170,19 @@ def _fmt(value: float | int | None, spec: str) -> str:
 def format_table(plan: Plan) -> str:
     """The per-layer table printed by ``quantune analyze``."""
     propagated = any(layer.output_sqnr is not None for layer in plan.layers)
+    tiers = plan.has_int4
     headers = ["id", "name", "kind", "params", "MACs", "SQNR_w", "SQNR_a", "MSE_w", "MSE_a"]
-    headers += ["SQNR_out", "sens", "range", "prec"] if propagated else ["sens", "range", "prec"]
+    if propagated:
+        headers.append("SQNR_out")
+    if tiers:
+        headers += ["SQNR_w4", "SQNR_a4"] + (["SQNR_out4"] if propagated else [])
+    headers += ["sens", "range", "prec"]
     rows = []
     for layer in plan.layers:
-        act_range = layer.act_range or "-"
-        if layer.bias_correction:
+        # The range and correction of the tier the layer runs in.
+        tier = layer.tier(layer.precision)
+        act_range = tier.act_range or "-"
+        if tier.bias_correction:
             act_range += " +bc"
         row = [
             str(layer.id), layer.name, layer.kind, _fmt(layer.params, "d"), _fmt(layer.macs, "d"),
@@ -146,6 +191,11 @@ def format_table(plan: Plan) -> str:
         ]
         if propagated:
             row.append(_fmt(layer.output_sqnr, ".1f"))
+        if tiers:
+            i4 = layer.i4 or TierPlan()
+            row += [_fmt(i4.weight_sqnr, ".1f"), _fmt(i4.act_sqnr, ".1f")]
+            if propagated:
+                row.append(_fmt(i4.output_sqnr, ".1f"))
         rows.append(row + [_fmt(layer.sensitivity, ".3f"), act_range, layer.precision + (" *" if layer.reason else "")])
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     left = {1, 2, headers.index("range")}
@@ -159,9 +209,18 @@ def format_table(plan: Plan) -> str:
     passes = plan.inferences.get("passes", 0)
     how = (f"method {plan.method}, budget {plan.budget}; {passes} passes over "
            f"{plan.calibration.get('samples', 0)} calibration inputs") if passes else f"method {plan.method}, no analysis"
-    out.append(f"{plan.int8_layers}/{len(plan.layers)} layers in i8; {how}")
-    if any(layer.bias_correction for layer in plan.layers):
+    if tiers:
+        counts = (f"{plan.int4_layers} i4 (w4a8), {plan.int8_layers} i8, "
+                  f"{len(plan.layers) - plan.int4_layers - plan.int8_layers} f32 of {len(plan.layers)} layers")
+    else:
+        counts = f"{plan.int8_layers}/{len(plan.layers)} layers in i8"
+    out.append(f"{counts}; {how}")
+    if any(layer.tier(layer.precision).bias_correction for layer in plan.layers):
         out.append("+bc: the layer's bias is corrected by its mean int8 error per output channel")
     if propagated:
         out.append("SQNR_out: estimated SQNR of the model output with only this layer int8 (--propagation)")
+    if tiers:
+        out.append("SQNR_w4, SQNR_a4" + (", SQNR_out4" if propagated else "")
+                   + ": the same for the layer's w4a8 form (4-bit weights, 8-bit activations); "
+                   "the ranking (sens) uses the w4a8 metrics")
     return "\n".join(out)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from quantune_mlir.errors import QuantuneError
 
-PRECISIONS = ("i8", "f32")
+PRECISIONS = ("i8", "i4", "f32")
 ZERO_POINT_RANGE = (-128, 127)  # si8
 RATIO_LENGTH = 4
 
@@ -27,7 +27,7 @@ TOP_FIELDS = (*TOP_REQUIRED, "version", "metric_meaning", "phases_seconds")
 LAYER_REQUIRED = ("id", "name", "kind", "params", "macs", "precision")
 METRICS = ("sensitivity", "weight_sqnr", "act_sqnr", "weight_mse", "act_mse")
 LAYER_FIELDS = (*LAYER_REQUIRED, *METRICS, "act_scale", "act_zero_point", "reason", "act_range", "bias_correction",
-                "output_sqnr", "gain_db")
+                "output_sqnr", "gain_db", "i4")
 
 
 class _Bad(Exception):
@@ -139,6 +139,37 @@ def _zero_point(value: Any) -> int | None:
     return value
 
 
+TIER_RULES: dict[str, Callable[[Any], Any]] = {
+    "weight_sqnr": _metric,
+    "weight_mse": _mse,
+    "act_sqnr": _metric,
+    "act_mse": _mse,
+    "output_sqnr": _metric,
+    "act_scale": _scale,
+    "act_zero_point": _zero_point,
+    "act_range": _optional_string,
+    "bias_correction": _finite_numbers,
+}
+"""The fields of a layer's w4a8 tier (``"i4"``): its own metrics, range and correction."""
+
+
+def _tier(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Bad("an object of w4a8 metrics, act_scale and act_zero_point, or null")
+    tier: dict[str, Any] = {}
+    for key, rule in TIER_RULES.items():
+        if key in value:
+            try:
+                tier[key] = rule(value[key])
+            except _Bad as bad:
+                raise _Bad(f"an object whose {key} is {bad.what} (got {show(value[key])})") from None
+    if (tier.get("act_scale") is None) != (tier.get("act_zero_point") is None):
+        raise _Bad("an object with both act_scale and act_zero_point, or neither")
+    return tier
+
+
 LAYER_RULES: dict[str, Callable[[Any], Any]] = {
     "id": _layer_id,
     "name": _string,
@@ -158,6 +189,7 @@ LAYER_RULES: dict[str, Callable[[Any], Any]] = {
     "bias_correction": _finite_numbers,
     "output_sqnr": _metric,
     "gain_db": _metric,
+    "i4": _tier,
 }
 
 
@@ -226,15 +258,20 @@ def _check_layer(entry: Any, index: int, where: str) -> dict[str, Any]:
         except _Bad as bad:
             raise QuantuneError(f"{where}: {ref} has {key} {show(entry[key])}; it must be {bad.what}") from None
     scale, zero_point = layer.get("act_scale"), layer.get("act_zero_point")
-    if layer["precision"] == "i8":
-        for key, value in (("act_scale", scale), ("act_zero_point", zero_point)):
-            if value is None:
+    precision = layer["precision"]
+    if precision in ("i8", "i4"):
+        # An i4 layer reads the activation parameters of its w4a8 tier.
+        source = (layer.get("i4") or {}) if precision == "i4" else layer
+        prefix = "i4." if precision == "i4" else ""
+        for key in ("act_scale", "act_zero_point"):
+            if source.get(key) is None:
                 raise QuantuneError(
-                    f"{where}: {ref} is i8 but has no {key}; an i8 layer needs act_scale and act_zero_point"
+                    f"{where}: {ref} is {precision} but has no {prefix}{key}; an {precision} layer needs "
+                    f"{prefix}act_scale and {prefix}act_zero_point"
                 )
         if layer.get("reason") is not None:
             raise QuantuneError(
-                f"{where}: {ref} is i8 but has reason {show(layer['reason'])}; "
+                f"{where}: {ref} is {precision} but has reason {show(layer['reason'])}; "
                 "a layer that cannot be quantized must be f32"
             )
     elif (scale is None) != (zero_point is None):

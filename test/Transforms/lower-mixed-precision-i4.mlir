@@ -1,6 +1,11 @@
 // RUN: split-file %s %t
-// RUN: quantune-opt %t/layers.mlir --quantune-lower-mixed-precision | FileCheck %t/layers.mlir
-// RUN: quantune-opt %t/headroom.mlir --verify-diagnostics --quantune-lower-mixed-precision | FileCheck %t/headroom.mlir
+// RUN: quantune-opt %t/layers.mlir --quantune-lower-mixed-precision=i4-min-weights=0 | FileCheck %t/layers.mlir
+// RUN: quantune-opt %t/headroom.mlir --verify-diagnostics --quantune-lower-mixed-precision=i4-min-weights=0 | FileCheck %t/headroom.mlir
+// By default a layer of at most 512 weights keeps an i8 constant (IREE
+// inlines constants of at most 256 bytes into dispatches and cannot load i4
+// there); its values are the same 4-bit ones.
+// RUN: quantune-opt %t/layers.mlir --quantune-lower-mixed-precision | FileCheck %t/layers.mlir --check-prefix=SMALL
+// RUN: quantune-opt %t/layers.mlir --quantune-lower-mixed-precision=i4-min-weights=4 | FileCheck %t/layers.mlir --check-prefix=FOUR
 // RUN: quantune-opt %t/headroom.mlir --verify-diagnostics --quantune-lower-mixed-precision=check-only=true | FileCheck %t/headroom.mlir --check-prefix=CHECK-ONLY
 
 //--- layers.mlir
@@ -14,6 +19,12 @@
 // Matmul (K x N weight, channels = columns): both columns have max 0.875,
 // s = 0.125, so [[0.875, -0.5], [0.125, 0.875]] is exactly [[7, -4], [1, 7]].
 // The accumulator scale is s_x * s_w = 0.5 * 0.125 = 0.0625.
+
+// SMALL-LABEL: func.func @matmul(
+// SMALL:         arith.constant dense<{{\[\[}}7, -4], [1, 7]]> : tensor<2x2xi8>
+// SMALL-NOT:     xi4>
+// FOUR-LABEL:    func.func @matmul(
+// FOUR:          arith.constant dense<{{\[\[}}7, -4], [1, 7]]> : tensor<2x2xi4>
 
 // CHECK-LABEL: func.func @matmul(
 // CHECK:         %[[XQ:.+]] = quantune.quantize %{{.+}} qparams <si8, scale = 5.000000e-01> : tensor<3x2xf32> -> tensor<3x2xi8>

@@ -356,11 +356,14 @@ planIntegerLayer(linalg::LinalgOp layer, unsigned bits, std::string &reason) {
 /// and IREE hoists the widening (and the data-tiling pack after it) into
 /// an initializer that runs once when the module is loaded, so the layer
 /// itself runs the i8 x i8 -> i32 kernels (docs/lowering.md, "w4a8").
+/// Layers with fewer than `minI4Weights` weights keep them in an i8
+/// constant (their values are still 4-bit): see the pass option.
 Value buildWeightConstant(OpBuilder &b, Location loc, RankedTensorType type,
-                          const IntLayerPlan &plan) {
+                          const IntLayerPlan &plan, int64_t minI4Weights) {
   IntegerType i8 = b.getI8Type();
   auto i8Type = type.clone(i8);
-  if (plan.weightBits == 8)
+  if (plan.weightBits == 8 ||
+      static_cast<int64_t>(plan.weights.size()) < minI4Weights)
     return arith::ConstantOp::create(
         b, loc, i8Type,
         DenseElementsAttr::get(i8Type, ArrayRef<int8_t>(plan.weights)));
@@ -382,7 +385,8 @@ Value buildWeightConstant(OpBuilder &b, Location loc, RankedTensorType type,
 }
 
 /// Rewrites `layer` as integer linalg following `plan`.
-void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan) {
+void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan,
+                int64_t minI4Weights) {
   const LayerQuantization &quant = plan.quant;
   OpOperand &inputOperand = *layer.getDpsInputOperand(0);
   OpOperand &weightOperand = getWeightOperand(layer);
@@ -399,7 +403,7 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan) {
   auto inputType = cast<RankedTensorType>(inputOperand.get().getType());
   Value xq = QuantizeOp::create(b, loc, inputType.clone(i8), inputOperand.get(),
                                 quant.actQParams);
-  Value qwConst = buildWeightConstant(b, loc, weightType, plan);
+  Value qwConst = buildWeightConstant(b, loc, weightType, plan, minI4Weights);
 
   auto accType = outType.clone(i32);
   Value empty = tensor::EmptyOp::create(b, loc, accType.getShape(), i32);
@@ -524,7 +528,7 @@ struct LowerMixedPrecisionPass
       numFloored += (*plan)->numFloored;
       if (checkOnly)
         continue;
-      lowerLayer(layer, **plan);
+      lowerLayer(layer, **plan, i4MinWeights);
       ++numLowered;
     }
     if (failedAny)

@@ -387,17 +387,27 @@ def QuantuneAssignPrecision
 
 def QuantuneLowerMixedPrecision
     : Pass<"quantune-lower-mixed-precision", "::mlir::ModuleOp"> {
-  let summary = "Rewrite every i8 layer as integer linalg arithmetic";
+  let summary = "Rewrite every i8 and i4 layer as integer linalg arithmetic";
   let description = [{
     For every layer whose `quantune.precision` is `#quantune.precision<i8>`
-    (set by `quantune-annotate` or `quantune-assign-precision`):
+    or `#quantune.precision<i4>` (w4a8: 4-bit weights, 8-bit activations),
+    set by `quantune-annotate` or `quantune-assign-precision`:
 
     * the input activation is quantized with the layer's
       `quantune.act_qparams` (`quantune.quantize`, si8 with a zero point);
     * the weight becomes an i8 constant, symmetric with one scale per
       output channel (per tensor when the output channel spans several
       dimensions, as in grouped convolutions and batch_matmul), already in
-      the layout the layer reads (transposes are folded into the constant);
+      the layout the layer reads (transposes are folded into the constant).
+      An i4 layer's weights are quantized to [-7, 7] (`s = max|W| / 7`) and
+      stored as an i4 constant, widened to i8 by an elementwise
+      `linalg.generic` in front of the layer: the module keeps 4 bits per
+      weight, and IREE hoists the widening (with the data-tiling pack that
+      follows) into an initializer that runs once at load, so the layer
+      runs the i8 kernels. Layers with fewer than `i4-min-weights` weights
+      keep an i8 constant instead: IREE inlines constants of at most 256
+      bytes into the dispatch that uses them, and its CPU code generation
+      cannot load an inlined i4 constant;
     * the layer itself becomes the same linalg op on i8 operands with an
       i32 accumulator (`extsi` then `muli`/`addi`);
     * the accumulator starts from an i32 constant that folds the bias,
@@ -462,7 +472,11 @@ def QuantuneLowerMixedPrecision
            "quantune.reason); rewrite nothing">,
     Option<"vulkanSafe", "vulkan-safe", "bool", /*default=*/"false",
            "Keep every layer f32 (with a reason): IREE 3.13's SPIR-V "
-           "backend miscompiles int8">
+           "backend miscompiles int8">,
+    Option<"i4MinWeights", "i4-min-weights", "int64_t", /*default=*/"513",
+           "An i4 layer with fewer weights stores them in an i8 constant "
+           "(values still 4-bit): IREE 3.13 inlines constants of at most 256 "
+           "bytes into dispatches, where it cannot load i4">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
