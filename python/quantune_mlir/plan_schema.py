@@ -102,7 +102,7 @@ def _layer_id(value: Any) -> int:
 
 def _precision(value: Any) -> str:
     if not isinstance(value, str) or value not in PRECISIONS:
-        raise _Bad(" or ".join(f'"{p}"' for p in PRECISIONS))
+        raise _Bad(", ".join(f'"{p}"' for p in PRECISIONS[:-1]) + f' or "{PRECISIONS[-1]}"')
     return value
 
 

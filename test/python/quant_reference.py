@@ -22,6 +22,9 @@ Semantics of an ``i8`` layer (a Conv, Gemm or MatMul node named by the plan):
   layer's own operand; this reference follows quantize_static instead.)
 * Weight: symmetric per output channel, ``s_c = max|w_c| / 127`` (1.0 for an
   all-zero channel), ``q = clamp(round_half_even(w / s_c), -127, 127)``.
+  An ``i4`` layer (w4a8) has 4-bit weights, ``s_c = max|w_c| / 7`` and
+  ``q`` in [-7, 7], and takes its activation qparams and bias correction
+  from its ``i4`` entry; the rest is as for ``i8``.
   The channel axis is 0 for a Conv weight and for Gemm ``B`` with
   ``transB=1``, 1 for Gemm ``B`` with ``transB=0`` and for a MatMul's
   constant ``B [K, N]``.
@@ -113,6 +116,16 @@ class LayerQuant:
         return self.weight_q.astype(np.float64) * self.weight_scale.astype(np.float64).reshape(shape)
 
 
+def _tier(layer: dict) -> dict:
+    """Where an integer layer's activation qparams and correction are: its
+    ``i4`` entry for an i4 layer, else the layer itself."""
+    if layer.get("precision") == "i4":
+        if not layer.get("i4"):
+            raise ValueError(f"i4 layer '{layer['name']}' has no 'i4' entry")
+        return {"name": layer["name"], **layer["i4"]}
+    return layer
+
+
 def _act_qparams(layer: dict) -> ActQParams:
     name, scale, zp = layer["name"], layer.get("act_scale"), layer.get("act_zero_point")
     if scale is None or zp is None:
@@ -129,18 +142,20 @@ def _act_qparams(layer: dict) -> ActQParams:
 # Weight and bias quantization
 # --------------------------------------------------------------------------
 
-def quantize_weight(w: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric per-channel int8: (q int8 of w's shape, scale float32 [w.shape[axis]])."""
+def quantize_weight(w: np.ndarray, axis: int, bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-channel ``bits``-bit integers, held in int8: (q of w's
+    shape, scale float32 [w.shape[axis]])."""
+    qmax = 2 ** (bits - 1) - 1
     w32 = np.asarray(w, dtype=np.float32)
     if not np.all(np.isfinite(w32)):
         raise ValueError("weight has NaN or infinite values")
     other = tuple(a for a in range(w32.ndim) if a != axis)
     amax = np.max(np.abs(w32), axis=other) if other else np.abs(w32)
-    scale = (amax / np.float32(_W_QMAX)).astype(np.float32)
+    scale = (amax / np.float32(qmax)).astype(np.float32)
     scale = np.where(scale >= _MIN_SCALE, scale, np.float32(1.0)).astype(np.float32)
     shape = [1] * w32.ndim
     shape[axis] = -1
-    q = np.clip(np.rint(w32.astype(np.float64) / scale.astype(np.float64).reshape(shape)), -_W_QMAX, _W_QMAX)
+    q = np.clip(np.rint(w32.astype(np.float64) / scale.astype(np.float64).reshape(shape)), -qmax, qmax)
     return q.astype(np.int8), scale
 
 
@@ -180,8 +195,10 @@ def _layer_quant(
         raise ValueError(f"i8 layer '{node.name}' has a constant activation (input 0)")
     weight = inits[node.input[1]]
     axis = _weight_axis(node, weight)
+    bits = 4 if layer.get("precision") == "i4" else 8
+    layer = _tier(layer)
     act = _act_qparams(layer)
-    wq, ws = quantize_weight(weight, axis)
+    wq, ws = quantize_weight(weight, axis, bits)
     lq = LayerQuant(index, 0, 1, act, wq, ws, axis)
     has_bias = node.op_type in ("Conv", "Gemm") and len(node.input) > 2 and node.input[2] != ""
     correction = layer.get("bias_correction")
@@ -211,11 +228,11 @@ def _initializers(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
 
 
 def _quantized_layers(model: onnx.ModelProto, plan: Any, quantize_bias: bool) -> list[LayerQuant]:
-    """The i8 layers of the plan, in graph order, with their quantized parameters."""
+    """The i8 and i4 layers of the plan, in graph order, with their quantized parameters."""
     layers = plan_layers(plan)
-    wanted = {name for name, layer in layers.items() if layer.get("precision") == "i8"}
+    wanted = {name for name, layer in layers.items() if layer.get("precision") in ("i8", "i4")}
     for name, layer in layers.items():
-        if layer.get("precision") not in ("i8", "f32"):
+        if layer.get("precision") not in ("i8", "i4", "f32"):
             raise ValueError(f"layer '{name}' has precision {layer.get('precision')!r}")
     inits = _initializers(model.graph)
     out, found = [], set()

@@ -114,17 +114,20 @@ def qparams(w: dict[str, np.ndarray], x: np.ndarray) -> dict[int, tuple[float, i
     return {0: (0.8 * float(np.max(np.abs(xp))) / 127, CONV_ZP), 1: (float(np.max(f)) / 255, FC_ZP)}
 
 
-def forward(w: dict[str, np.ndarray], x: np.ndarray, qp: dict[int, tuple[float, int]], simulated: set[int]) -> np.ndarray:
-    """The model's output with the layers in `simulated` fake-quantized."""
+def forward(w: dict[str, np.ndarray], x: np.ndarray, qp: dict[int, tuple[float, int]],
+            simulated: set[int] | dict[int, int]) -> np.ndarray:
+    """The model's output with the layers in `simulated` fake-quantized (a
+    set: 8-bit weights; a dict: layer -> weight bits)."""
+    bits = simulated if isinstance(simulated, dict) else {layer: 8 for layer in simulated}
     xp = pad(x)
     w1 = w["W1"]
-    if 0 in simulated:
-        xp, w1 = fq_act(xp, *qp[0]), fq_weight(w1, axis=0)
+    if 0 in bits:
+        xp, w1 = fq_act(xp, *qp[0]), fq_weight(w1, axis=0, bits=bits[0])
     relu = np.maximum(conv2d(xp, w1) + w["B1"][None, :, None, None], 0.0)
     f = relu.reshape(1, -1).astype(np.float32)
     w2 = w["W2"]
-    if 1 in simulated:
-        f, w2 = fq_act(f, *qp[1]), fq_weight(w2, axis=0)
+    if 1 in bits:
+        f, w2 = fq_act(f, *qp[1]), fq_weight(w2, axis=0, bits=bits[1])
     return f.astype(np.float64) @ w2.T.astype(np.float64)
 
 
@@ -287,6 +290,55 @@ def test_fake_quantize_matches_numpy(model: dict, tmp_path: Path) -> None:
     assert_close(actual, expected, rtol=1e-4)
     # The simulation is visible: it moves the output well beyond rounding.
     assert np.max(np.abs(actual - forward(w, x, {}, set()))) > 1e-3
+
+
+def test_local_error_w4a8_matches_numpy(model: dict, tmp_path: Path) -> None:
+    """i4=true: beside each int8 twin, a w4a8 twin (4-bit weights, the same
+    quantized input) with its own sums, suffixed _i4."""
+    w, x = model["weights"], model["x"]
+    qp = qparams(w, x)
+    text = annotate(model["labelled"], tmp_path, qp)
+    text = run_quantune_opt(text, ["--quantune-instrument=mode=local-error i4=true"])
+    names = probe_outputs(text)
+    assert names == [f"{layer}:{stat}" for layer in (0, 1)
+                     for stat in ("sum_y2", "sum_err2", "sum_err", "sum_err2_i4", "sum_err_i4", "count")]
+    outputs = run_module(compile_module(text, tmp_path, "local_error_i4"), [x])
+    stats = dict(zip(names, outputs[1:]))
+    assert_close(outputs[0], forward(w, x, {}, set()), rtol=1e-4)
+
+    xp, f = layer_inputs(w, x)
+    bias = w["B1"][None, :, None, None]
+    y = {0: conv2d(xp, w["W1"]) + bias, 1: f.astype(np.float64) @ w["W2"].T.astype(np.float64)}
+    for bits, suffix in ((8, ""), (4, "_i4")):
+        twin = {
+            0: conv2d(fq_act(xp, *qp[0]), fq_weight(w["W1"], axis=0, bits=bits)) + bias,
+            1: fq_act(f, *qp[1]).astype(np.float64) @ fq_weight(w["W2"], axis=0, bits=bits).T.astype(np.float64),
+        }
+        for layer in (0, 1):
+            err = y[layer] - twin[layer]
+            np.testing.assert_allclose(stats[f"{layer}:sum_err2{suffix}"], float(np.sum(err**2)), rtol=1e-4)
+            per_channel = np.sum(err, axis=tuple(a for a in range(err.ndim) if a != 1))
+            np.testing.assert_allclose(stats[f"{layer}:sum_err{suffix}"], per_channel, rtol=1e-3,
+                                       atol=1e-4 * float(np.max(np.abs(per_channel))))
+    # 4-bit weights are visibly worse than 8-bit ones on both layers.
+    for layer in (0, 1):
+        assert stats[f"{layer}:sum_err2_i4"] > 4 * stats[f"{layer}:sum_err2"]
+
+
+def test_fake_quantize_three_tiers_matches_numpy(model: dict, tmp_path: Path) -> None:
+    """By precision: the i4 conv gets 4-bit weights, the i8 gemm 8-bit ones."""
+    w, x = model["weights"], model["x"]
+    qp = qparams(w, x)
+    entries = [{"id": layer, "act_qparams": {"storage": "si8", "scale": s, "zero_point": z}, "precision": p}
+               for (layer, (s, z)), p in zip(sorted(qp.items()), ("i4", "i8"))]
+    path = tmp_path / "tiers.json"
+    path.write_text(json.dumps({"version": 1, "layers": entries}))
+    text = run_quantune_opt(model["labelled"], [f"--quantune-annotate=file={path}", "--quantune-fake-quantize"])
+    (actual,) = run_module(compile_module(text, tmp_path, "fake_quant_tiers"), [x])
+    expected = forward(w, x, qp, {0: 4, 1: 8})
+    assert_close(actual, expected, rtol=1e-4)
+    # Not the all-8-bit simulation: the conv's 4-bit weights move the output.
+    assert np.max(np.abs(actual - forward(w, x, qp, {0, 1}))) > 1e-3
 
 
 def test_switchable_selects_one_layer(model: dict, tmp_path: Path) -> None:
