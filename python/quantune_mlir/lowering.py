@@ -33,6 +33,10 @@ Precision = Literal["plan", "int8", "int4", "fp32"]
 PRECISIONS: tuple[str, ...] = ("plan", "int8", "int4", "fp32")
 INTEGER = ("i8", "i4")
 """The integer precisions: 8-bit activations with 8- or 4-bit weights."""
+KEEP_PACKED = ("--iree-opt-const-eval=false",)
+"""iree-compile flags of a module with 4-bit weights: IREE hoists their
+unpacking into an initializer; evaluated at compile time it would store the
+unpacked bytes, so it runs when the module is loaded instead."""
 STAGES: tuple[str, ...] = ("annotated", "lowered", "folded", "expanded", "final")
 
 
@@ -48,6 +52,11 @@ class LoweredModule:
     """Layers planned i8 or i4 that the lowering kept f32, with the reason."""
     int4_layers: int = 0
     """Layers with 4-bit weights (w4a8); ``int8_layers`` counts the 8-bit ones."""
+
+    @property
+    def compile_flags(self) -> tuple[str, ...]:
+        """The iree-compile flags this module needs (:data:`KEEP_PACKED` when it has 4-bit weights)."""
+        return KEEP_PACKED if self.int4_layers else ()
     stages: dict[str, str] = field(default_factory=dict)
     """IR after each stage (only when ``keep_stages`` was set)."""
 

@@ -136,7 +136,8 @@ def _lower_and_compile(
         record_fallbacks(plan, lowered.fallbacks)
         report(f"compiling for {target.spec}")
         try:
-            module = compile_mlir(lowered.text, target, output, recipe=options.recipe, source_name=source_name)
+            module = compile_mlir(lowered.text, target, output, recipe=options.recipe, source_name=source_name,
+                                  extra_flags=lowered.compile_flags)
             return lowered, module
         except CompileError as exc:
             layer_id = _layer_in_error(exc.diagnostics, plan, options.precision)

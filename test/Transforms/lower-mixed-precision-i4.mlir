@@ -1,40 +1,42 @@
 // RUN: split-file %s %t
-// RUN: quantune-opt %t/layers.mlir --quantune-lower-mixed-precision=i4-min-weights=0 | FileCheck %t/layers.mlir
-// RUN: quantune-opt %t/headroom.mlir --verify-diagnostics --quantune-lower-mixed-precision=i4-min-weights=0 | FileCheck %t/headroom.mlir
-// By default a layer of at most 512 weights keeps an i8 constant (IREE
-// inlines constants of at most 256 bytes into dispatches and cannot load i4
-// there); its values are the same 4-bit ones.
-// RUN: quantune-opt %t/layers.mlir --quantune-lower-mixed-precision | FileCheck %t/layers.mlir --check-prefix=SMALL
-// RUN: quantune-opt %t/layers.mlir --quantune-lower-mixed-precision=i4-min-weights=4 | FileCheck %t/layers.mlir --check-prefix=FOUR
+// RUN: quantune-opt %t/layers.mlir --quantune-lower-mixed-precision | FileCheck %t/layers.mlir
+// RUN: quantune-opt %t/headroom.mlir --verify-diagnostics --quantune-lower-mixed-precision | FileCheck %t/headroom.mlir
 // RUN: quantune-opt %t/headroom.mlir --verify-diagnostics --quantune-lower-mixed-precision=check-only=true | FileCheck %t/headroom.mlir --check-prefix=CHECK-ONLY
 
 //--- layers.mlir
 
 // w4a8: an i4 layer gets 4-bit weights, symmetric per output channel,
-// s_c = max|W_c| / 7, q = clamp(roundeven(W / s_c), -7, 7), stored as an i4
-// constant and widened to i8 by an elementwise generic (IREE hoists the
-// widening into an initializer run at load time). The activations stay 8-bit
-// and the rest is the int8 lowering.
+// s_c = max|W_c| / 7, q = clamp(roundeven(W / s_c), -7, 7), stored two per
+// byte in a 1-D i8 constant (element 2k in the low nibble of byte k) and
+// unpacked in front of the layer: element j of byte b is (b << (4 - 4j)) >>s 4.
+// The activations stay 8-bit and the rest is the int8 lowering.
 //
 // Matmul (K x N weight, channels = columns): both columns have max 0.875,
 // s = 0.125, so [[0.875, -0.5], [0.125, 0.875]] is exactly [[7, -4], [1, 7]].
-// The accumulator scale is s_x * s_w = 0.5 * 0.125 = 0.0625.
+// Row-major 7, -4, 1, 7 packs to 0xC7 (-57) and 0x71 (113). The accumulator
+// scale is s_x * s_w = 0.5 * 0.125 = 0.0625.
 
-// SMALL-LABEL: func.func @matmul(
-// SMALL:         arith.constant dense<{{\[\[}}7, -4], [1, 7]]> : tensor<2x2xi8>
-// SMALL-NOT:     xi4>
-// FOUR-LABEL:    func.func @matmul(
-// FOUR:          arith.constant dense<{{\[\[}}7, -4], [1, 7]]> : tensor<2x2xi4>
-
+// CHECK-DAG:   #[[BYTE:.+]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
 // CHECK-LABEL: func.func @matmul(
 // CHECK:         %[[XQ:.+]] = quantune.quantize %{{.+}} qparams <si8, scale = 5.000000e-01> : tensor<3x2xf32> -> tensor<3x2xi8>
-// CHECK:         %[[W4:.+]] = arith.constant dense<{{\[\[}}7, -4], [1, 7]]> : tensor<2x2xi4>
-// CHECK:         %[[W8:.+]] = linalg.generic {{.*}} ins(%[[W4]] : tensor<2x2xi4>) outs(%{{.+}} : tensor<2x2xi8>)
-// CHECK-NEXT:    ^bb0(%[[IN:.+]]: i4, %{{.+}}: i8):
-// CHECK-NEXT:      %[[EXT:.+]] = arith.extsi %[[IN]] : i4 to i8
-// CHECK-NEXT:      linalg.yield %[[EXT]] : i8
+// CHECK:         %[[PACKED:.+]] = arith.constant dense<[-57, 113]> : tensor<2xi8>
+// CHECK:         %[[PAIRS:.+]] = linalg.generic {indexing_maps = [#[[BYTE]], #[[ID2]]], iterator_types = ["parallel", "parallel"]} ins(%[[PACKED]] : tensor<2xi8>) outs(%{{.+}} : tensor<2x2xi8>)
+// CHECK-NEXT:    ^bb0(%[[B:.+]]: i8, %{{.+}}: i8):
+// CHECK-NEXT:      %[[J:.+]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[J8:.+]] = arith.index_cast %[[J]] : index to i8
+// CHECK-NEXT:      %[[FOUR:.+]] = arith.constant 4 : i8
+// CHECK-NEXT:      %[[ONE:.+]] = arith.constant 1 : i8
+// CHECK-NEXT:      %[[NJ:.+]] = arith.subi %[[ONE]], %[[J8]] : i8
+// CHECK-NEXT:      %[[SH:.+]] = arith.muli %[[NJ]], %[[FOUR]] : i8
+// CHECK-NEXT:      %[[UP:.+]] = arith.shli %[[B]], %[[SH]] : i8
+// CHECK-NEXT:      %[[V:.+]] = arith.shrsi %[[UP]], %[[FOUR]] : i8
+// CHECK-NEXT:      linalg.yield %[[V]] : i8
+// CHECK:         %[[FLAT:.+]] = tensor.collapse_shape %[[PAIRS]] {{\[\[}}0, 1]] : tensor<2x2xi8> into tensor<4xi8>
+// CHECK:         %[[W8:.+]] = tensor.expand_shape %[[FLAT]] {{\[\[}}0, 1]] output_shape [2, 2] : tensor<4xi8> into tensor<2x2xi8>
 // CHECK:         linalg.matmul {{.*}}quantune.precision = #quantune.precision<i4>{{.*}} ins(%[[XQ]], %[[W8]] : tensor<3x2xi8>, tensor<2x2xi8>) outs(%{{.+}} : tensor<3x2xi32>)
 // CHECK:         quantune.dequantize %{{.+}} qparams <si32, axis = 1, scales = [6.250000e-02, 6.250000e-02]>
+// CHECK-NOT:     xi4>
 func.func @matmul(%a: tensor<3x2xf32>, %c: tensor<3x2xf32>) -> tensor<3x2xf32> {
   %w = arith.constant dense<[[0.875, -0.5], [0.125, 0.875]]> : tensor<2x2xf32>
   %0 = linalg.matmul {quantune.layer = 0 : i64, quantune.precision = #quantune.precision<i4>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>} ins(%a, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%c : tensor<3x2xf32>) -> tensor<3x2xf32>
@@ -45,6 +47,7 @@ func.func @matmul(%a: tensor<3x2xf32>, %c: tensor<3x2xf32>) -> tensor<3x2xf32> {
 // scale 0.25 and zero point -2:
 //   channel 0: max 0.5, s = 0.5/7;  [0.5, -0.2] / s = [7, -2.8] -> [7, -3]
 //   channel 1: max 0.7, s = 0.1;    [0.1, 0.7] / s  = [1, 7]
+// Packed: 7 | (-3 << 4) = 0xD7 (-41), 1 | (7 << 4) = 0x71 (113).
 // Accumulator start round(b / (s_x s_w)) - zp_x * sum(q):
 //   channel 0: round(0.5 / (0.25 * 0.5/7)) = 28, + 2 * (7 - 3) = 36
 //   channel 1: round(-1.0 / (0.25 * 0.1)) = -40, + 2 * (1 + 7) = -24
@@ -53,14 +56,15 @@ func.func @matmul(%a: tensor<3x2xf32>, %c: tensor<3x2xf32>) -> tensor<3x2xf32> {
 // (channel 0, s = 0.5/127), 0.1 -> 18, 0.7 -> 127 (channel 1, s = 0.7/127).
 
 // CHECK-LABEL: func.func @conv(
-// CHECK:         %[[W4:.+]] = arith.constant dense<{{\[\[\[\[}}7, -3]]], {{\[\[\[}}1, 7]]]]> : tensor<2x1x1x2xi4>
-// CHECK:         %[[W8:.+]] = linalg.generic {{.*}} ins(%[[W4]] : tensor<2x1x1x2xi4>) outs(%{{.+}} : tensor<2x1x1x2xi8>)
+// CHECK:         %[[PACKED:.+]] = arith.constant dense<[-41, 113]> : tensor<2xi8>
+// CHECK:         %[[PAIRS:.+]] = linalg.generic {{.*}} ins(%[[PACKED]] : tensor<2xi8>) outs(%{{.+}} : tensor<2x2xi8>)
+// CHECK:         %[[FLAT:.+]] = tensor.collapse_shape %[[PAIRS]]
+// CHECK:         %[[W8:.+]] = tensor.expand_shape %[[FLAT]] {{\[\[}}0, 1, 2, 3]] output_shape [2, 1, 1, 2] : tensor<4xi8> into tensor<2x1x1x2xi8>
 // CHECK:         %[[ACC0:.+]] = arith.constant dense<[36, -24]> : tensor<2xi32>
 // CHECK:         %[[INIT:.+]] = linalg.broadcast ins(%[[ACC0]] : tensor<2xi32>)
 // CHECK:         %[[CONV:.+]] = linalg.conv_2d_nchw_fchw {{.*}} ins(%{{.+}}, %[[W8]] : tensor<1x1x4x4xi8>, tensor<2x1x1x2xi8>) outs(%[[INIT]] : tensor<1x2x4x3xi32>)
 // CHECK:         %[[Y:.+]] = quantune.dequantize %[[CONV]] qparams <si32, axis = 1, scales = [0.017857142857142856, 0.024999999574252536]>
 // CHECK:         arith.constant dense<{{\[\[\[\[}}127, -51]]], {{\[\[\[}}18, 127]]]]> : tensor<2x1x1x2xi8>
-// CHECK-NOT:     tensor<2x1x1x2xi4>
 // CHECK:         return
 func.func @conv(%x: tensor<1x1x4x4xf32>) -> (tensor<1x2x4x3xf32>, tensor<1x2x4x3xf32>) {
   %w = arith.constant dense<[[[[0.5, -0.2]]], [[[0.1, 0.7]]]]> : tensor<2x1x1x2xf32>
@@ -74,6 +78,22 @@ func.func @conv(%x: tensor<1x1x4x4xf32>) -> (tensor<1x2x4x3xf32>, tensor<1x2x4x3
   return %0, %1 : tensor<1x2x4x3xf32>, tensor<1x2x4x3xf32>
 }
 
+// An odd number of weights (3 x 1): the last byte's high nibble is padding,
+// cut off by an extract_slice. The column max is 0.7, s = 0.1: [0.7, -0.7,
+// 0.35] -> [7, -7, 3.5 -> 4 (half to even)]; packed 7 | (-7 << 4) = 0x97
+// (-105) and 4.
+// CHECK-LABEL: func.func @odd(
+// CHECK:         %[[PACKED:.+]] = arith.constant dense<[-105, 4]> : tensor<2xi8>
+// CHECK:         %[[PAIRS:.+]] = linalg.generic {{.*}} ins(%[[PACKED]] : tensor<2xi8>) outs(%{{.+}} : tensor<2x2xi8>)
+// CHECK:         %[[FLAT:.+]] = tensor.collapse_shape %[[PAIRS]] {{\[\[}}0, 1]] : tensor<2x2xi8> into tensor<4xi8>
+// CHECK:         %[[CUT:.+]] = tensor.extract_slice %[[FLAT]][0] [3] [1] : tensor<4xi8> to tensor<3xi8>
+// CHECK:         tensor.expand_shape %[[CUT]] {{\[\[}}0, 1]] output_shape [3, 1] : tensor<3xi8> into tensor<3x1xi8>
+func.func @odd(%a: tensor<2x3xf32>, %c: tensor<2x1xf32>) -> tensor<2x1xf32> {
+  %w = arith.constant dense<[[0.7], [-0.7], [0.35]]> : tensor<3x1xf32>
+  %0 = linalg.matmul {quantune.layer = 2 : i64, quantune.precision = #quantune.precision<i4>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5>} ins(%a, %w : tensor<2x3xf32>, tensor<3x1xf32>) outs(%c : tensor<2x1xf32>) -> tensor<2x1xf32>
+  return %0 : tensor<2x1xf32>
+}
+
 //--- headroom.mlir
 
 // The bias headroom is checked at the layer's own weight width. One channel
@@ -85,7 +105,7 @@ func.func @conv(%x: tensor<1x1x4x4xf32>) -> (tensor<1x2x4x3xf32>, tensor<1x2x4x3
 // CHECK-LABEL: func.func @headroom(
 // CHECK:         linalg.matmul {{.*}}quantune.precision = #quantune.precision<f32>, quantune.reason = "bias of channel 0 is 1.27e+09 input-weight quantization steps
 // CHECK-SAME:      tensor<2x1xf32>
-// CHECK:         arith.constant dense<{{\[\[}}7], [-4]]> : tensor<2x1xi4>
+// CHECK:         arith.constant dense<{{.*}}> : tensor<1xi8>
 // CHECK:         linalg.matmul {{.*}}quantune.precision = #quantune.precision<i4>{{.*}} tensor<2x1xi8>
 // CHECK-ONLY-LABEL: func.func @headroom(
 // CHECK-ONLY:    linalg.matmul {{.*}}quantune.precision = #quantune.precision<f32>, quantune.reason = "bias of channel 0

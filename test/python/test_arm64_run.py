@@ -4,14 +4,17 @@
 aarch64 runtime wheel, so these tests do not skip: a missing piece fails
 them with the message that names it.
 
-The bundled residual_cnn (16x16) is analysed once (quantunev2, seeded
-calibration data); its fp32, all-int8 and mixed (the analysis plan) forms
+The bundled residual_cnn (16x16) is analysed twice (quantunev2, seeded
+calibration data; once with two tiers and once with three, ``int4``); its
+fp32, all-int8, mixed (the analysis plan), all-w4a8 and three-tier forms
 are each compiled with the fast recipe (im2col, data tiling, microkernels)
 for the host and for arm64 (``+neon,+dotprod,+i8mm``, so the int8 layers
 run smmla under qemu). The arm64 outputs must match the host's within the
 tolerances the host itself is held to against onnxruntime: relative error
-1e-4 for fp32 (test_end_to_end.py), one output quantization step for int8
-and mixed modules (test_lowering.py).
+1e-4 for fp32 (test_end_to_end.py), one output quantization step for the
+integer and mixed modules (test_lowering.py, test_int4.py). The w4a8
+layers' 4-bit weights are unpacked to i8 when the module loads, so on arm64
+they run the same smmla kernels as int8 layers.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import pytest
 
 from conftest import assert_close
 from quant_reference import output_step
-from quantune_mlir.analysis import analyze
+from quantune_mlir.analysis import AnalysisOptions, analyze
 from quantune_mlir.compiler import compile_mlir
 from quantune_mlir.emulation import (
     Arm64Runner,
@@ -48,8 +51,10 @@ from quantune_mlir.targets import parse_target
 
 SHAPE = (1, 3, 16, 16)
 INPUT_SEEDS = (100, 101)
-# Module forms: name -> lower_plan precision ("plan" is the analysis' mixed plan).
-FORMS = {"fp32": "fp32", "int8": "int8", "mixed": "plan"}
+# Module forms: name -> (analysis, lower_plan precision); "plan" is the
+# analysis' own plan (mixed i8/f32, or three tiers for the int4 analysis).
+FORMS = {"fp32": ("two", "fp32"), "int8": ("two", "int8"), "mixed": ("two", "plan"),
+         "int4": ("three", "int4"), "tiers": ("three", "plan")}
 
 TWO_RESULTS = """
 func.func @two(%a: tensor<4xf32>, %b: tensor<4xi8>) -> (tensor<4xf32>, tensor<4xi32>) {
@@ -83,26 +88,32 @@ def runner() -> Arm64Runner:
 
 
 @pytest.fixture(scope="module")
-def analysed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Plan]:
-    """residual_cnn labelled, and its quantunev2 plan (a mixed one)."""
+def analysed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Plan, Plan]:
+    """residual_cnn labelled, its quantunev2 plan (a mixed one) and its
+    three-tier plan (f32 / i8 / w4a8)."""
     path = tmp_path_factory.mktemp("arm64_run") / "residual_cnn.onnx"
     onnx.save(residual_cnn(seed=7, size=SHAPE[-1]), path)
     calib = np.random.default_rng(1234).standard_normal((16, *SHAPE[1:])).astype(np.float32)
     plan = analyze(path, calib)
     precisions = [layer.precision for layer in plan.layers]
     assert 0 < precisions.count("i8") < len(precisions), f"not a mixed plan: {precisions}"
+    tiers = analyze(path, calib, AnalysisOptions(int4=True, budget="weight-fraction=0.2"))
+    assert tiers.int4_layers > 0 and tiers.int8_layers > 0, [layer.precision for layer in tiers.layers]
     labelled = run_quantune_opt(import_onnx(load_onnx(path)), ["--quantune-label-layers"])
-    return labelled, plan
+    return labelled, plan, tiers
 
 
 @pytest.fixture(scope="module")
-def modules(analysed: tuple[str, Plan]) -> dict[tuple[str, str], bytes]:
+def modules(analysed: tuple[str, Plan, Plan]) -> dict[tuple[str, str], bytes]:
     """(form, target) -> module bytes, for every form on host and arm64."""
-    labelled, plan = analysed
-    texts = {form: lower_plan(labelled, plan, precision=p).text for form, p in FORMS.items()}  # type: ignore[arg-type]
+    labelled, plan, tiers = analysed
+    plans = {"two": plan, "three": tiers}
+    lowered = {form: lower_plan(labelled, plans[which], precision=p)  # type: ignore[arg-type]
+               for form, (which, p) in FORMS.items()}
     keys = [(form, target) for form in FORMS for target in ("host", "arm64")]
     with ThreadPoolExecutor(2) as pool:
-        built = pool.map(lambda k: compile_mlir(texts[k[0]], parse_target(k[1]), recipe=True), keys)
+        built = pool.map(lambda k: compile_mlir(lowered[k[0]].text, parse_target(k[1]), recipe=True,
+                                                extra_flags=lowered[k[0]].compile_flags), keys)
         return dict(zip(keys, built))
 
 
@@ -134,8 +145,8 @@ def test_host_module_needs_no_emulation(modules: dict[tuple[str, str], bytes]) -
     assert not needs_arm64_emulation(modules[("fp32", "host")])
 
 
-def test_riscv64_module_is_not_taken_for_arm64(analysed: tuple[str, Plan]) -> None:
-    labelled, plan = analysed
+def test_riscv64_module_is_not_taken_for_arm64(analysed: tuple[str, Plan, Plan]) -> None:
+    labelled, plan, _ = analysed
     vmfb = compile_mlir(lower_plan(labelled, plan, precision="fp32").text, parse_target("riscv64"))
     assert executable_architectures(vmfb) == {"riscv_64"}
     assert not needs_arm64_emulation(vmfb)

@@ -42,9 +42,6 @@ TIERS = {
     "residual_cnn": ("i4", "i8", "i4", "f32", "i4"),
     "depthwise_net": ("i4", "f32", "i4", "i8"),
 }
-# quantune-lower-mixed-precision keeps an i8 constant for i4 layers of at
-# most this many weights (IREE inlines such small constants into dispatches).
-SMALL_WEIGHTS = 512
 
 
 @dataclasses.dataclass
@@ -78,7 +75,7 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Analysed]:
 def compiled(model: Analysed, plan: Plan, precision: str = "plan") -> tuple[ModuleRunner, bytes, str]:
     lowered = lower_plan(model.labelled, plan, precision=precision)  # type: ignore[arg-type]
     assert not lowered.fallbacks, lowered.fallbacks
-    vmfb = compile_mlir(lowered.text, parse_target("host"), recipe=True)
+    vmfb = compile_mlir(lowered.text, parse_target("host"), recipe=True, extra_flags=lowered.compile_flags)
     return ModuleRunner(vmfb, "local-task"), vmfb, lowered.text
 
 
@@ -180,8 +177,7 @@ def test_three_tier_plan_matches_simulate(analysed: dict[str, Analysed], inputs,
 
 def test_module_stores_4_bit_weights(analysed: dict[str, Analysed]) -> None:
     """The i4 weights are in the module file packed two per byte (low nibble
-    first), as numpy packs them; their 8-bit form is not. Layers of at most
-    512 weights are stored one per byte (IREE inlines such constants)."""
+    first), as numpy packs them; their 8-bit form is not."""
     model = analysed["residual_cnn"]
     _, vmfb, text = compiled(model, model.plan, "int4")
     inits = {t.name: numpy_helper.to_array(t) for t in model.proto.graph.initializer}
@@ -190,15 +186,12 @@ def test_module_stores_4_bit_weights(analysed: dict[str, Analysed]) -> None:
     for layer_name, w in weights.items():
         q, _ = quantize_weight(w, axis=0, bits=4)
         flat = q.ravel()
-        if flat.size <= SMALL_WEIGHTS:  # an i8 constant, which IREE lays out as it likes
-            assert f"tensor<{'x'.join(map(str, w.shape))}xi8>" in text, layer_name
-            continue
         packed = ((flat[0::2].astype(np.uint8) & 0xF) | ((flat[1::2].astype(np.uint8) & 0xF) << 4)).tobytes()
         assert packed in vmfb, f"{layer_name}: packed 4-bit weights not in the module"
         assert flat.tobytes() not in vmfb, f"{layer_name}: the 8-bit form is in the module too"
         packed_layers += 1
-    assert packed_layers == 3  # block_conv1, block_conv2, down
-    assert text.count("xi4>") >= packed_layers
+    assert packed_layers == 4  # stem, block_conv1, block_conv2, down
+    assert "xi4>" not in text  # no i4 type reaches IREE
 
 
 # --------------------------------------------------------------------------

@@ -351,42 +351,76 @@ planIntegerLayer(linalg::LinalgOp layer, unsigned bits, std::string &reason) {
 }
 
 /// The weight constant of `plan` in `type`'s shape, as the layer reads it
-/// (i8). With 4-bit weights the constant is i4, widened to i8 by an
-/// elementwise linalg.generic: the module then stores 4 bits per weight,
-/// and IREE hoists the widening (and the data-tiling pack after it) into
-/// an initializer that runs once when the module is loaded, so the layer
-/// itself runs the i8 x i8 -> i32 kernels (docs/lowering.md, "w4a8").
-/// Layers with fewer than `minI4Weights` weights keep them in an i8
-/// constant (their values are still 4-bit): see the pass option.
+/// (i8). 4-bit weights are stored two per byte (element 2k in the low
+/// nibble of byte k, 2k + 1 in the high one) in a 1-D i8 constant and
+/// unpacked by an elementwise linalg.generic (shift left, arithmetic shift
+/// right: sign extension) and a reshape. IREE hoists the unpacking, and the
+/// data-tiling pack after it, into an initializer; compiled with
+/// `--iree-opt-const-eval=false` it runs when the module is loaded and the
+/// module keeps 4 bits per weight (docs/lowering.md, "w4a8"). No i4 type
+/// reaches IREE: its sub-byte code generation fails or is wrong on several
+/// shapes (docs/lowering.md, "Known problems").
 Value buildWeightConstant(OpBuilder &b, Location loc, RankedTensorType type,
-                          const IntLayerPlan &plan, int64_t minI4Weights) {
+                          const IntLayerPlan &plan) {
   IntegerType i8 = b.getI8Type();
   auto i8Type = type.clone(i8);
-  if (plan.weightBits == 8 ||
-      static_cast<int64_t>(plan.weights.size()) < minI4Weights)
+  if (plan.weightBits == 8)
     return arith::ConstantOp::create(
         b, loc, i8Type,
         DenseElementsAttr::get(i8Type, ArrayRef<int8_t>(plan.weights)));
-  IntegerType narrow = b.getIntegerType(plan.weightBits);
-  auto narrowType = type.clone(narrow);
-  SmallVector<APInt> values;
-  values.reserve(plan.weights.size());
-  for (int8_t w : plan.weights)
-    values.emplace_back(plan.weightBits, static_cast<int64_t>(w),
-                        /*isSigned=*/true);
-  Value packed = arith::ConstantOp::create(
-      b, loc, narrowType, DenseElementsAttr::get(narrowType, values));
-  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
-  return buildParallelGeneric(
-      b, loc, packed, i8, {packed}, {identity},
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        return arith::ExtSIOp::create(nb, nl, i8, args[0]).getResult();
-      });
+  assert(plan.weightBits == 4 && "weights are 8 or 4 bits");
+  const int64_t count = static_cast<int64_t>(plan.weights.size());
+  const int64_t bytes = (count + 1) / 2;
+  std::vector<int8_t> packed(bytes, 0);
+  for (int64_t i = 0; i < count; ++i) {
+    uint8_t nibble = static_cast<uint8_t>(plan.weights[i]) & 0xF;
+    packed[i / 2] |= static_cast<int8_t>(i % 2 ? nibble << 4 : nibble);
+  }
+  auto packedType = RankedTensorType::get({bytes}, i8);
+  Value constant = arith::ConstantOp::create(
+      b, loc, packedType,
+      DenseElementsAttr::get(packedType, ArrayRef<int8_t>(packed)));
+  // [bytes] -> [bytes, 2]: element j of byte k is (k << (4 - 4j)) >>s 4.
+  MLIRContext *ctx = b.getContext();
+  auto pairsType = RankedTensorType::get({bytes, 2}, i8);
+  Value pairsInit = tensor::EmptyOp::create(b, loc, pairsType.getShape(), i8);
+  AffineMap byteMap = AffineMap::get(2, 0, getAffineDimExpr(0, ctx));
+  Value pairs =
+      linalg::GenericOp::create(
+          b, loc, pairsType, constant, pairsInit,
+          ArrayRef<AffineMap>{byteMap, b.getMultiDimIdentityMap(2)},
+          ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                        utils::IteratorType::parallel},
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value half = arith::IndexCastOp::create(
+                nb, nl, i8, linalg::IndexOp::create(nb, nl, 1));
+            Value four =
+                arith::ConstantOp::create(nb, nl, nb.getI8IntegerAttr(4));
+            Value one =
+                arith::ConstantOp::create(nb, nl, nb.getI8IntegerAttr(1));
+            Value shift = arith::MulIOp::create(
+                nb, nl, arith::SubIOp::create(nb, nl, one, half), four);
+            Value high = arith::ShLIOp::create(nb, nl, args[0], shift);
+            linalg::YieldOp::create(
+                nb, nl, arith::ShRSIOp::create(nb, nl, high, four).getResult());
+          })
+          .getResult(0);
+  Value flat = tensor::CollapseShapeOp::create(
+      b, loc, pairs, ArrayRef<ReassociationIndices>{{0, 1}});
+  if (2 * bytes != count)
+    flat = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({count}, i8), flat, ValueRange{},
+        ValueRange{}, ValueRange{}, b.getDenseI64ArrayAttr({0}),
+        b.getDenseI64ArrayAttr({count}), b.getDenseI64ArrayAttr({1}));
+  ReassociationIndices all;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    all.push_back(d);
+  return tensor::ExpandShapeOp::create(b, loc, i8Type, flat,
+                                       ArrayRef<ReassociationIndices>{all});
 }
 
 /// Rewrites `layer` as integer linalg following `plan`.
-void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan,
-                int64_t minI4Weights) {
+void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan) {
   const LayerQuantization &quant = plan.quant;
   OpOperand &inputOperand = *layer.getDpsInputOperand(0);
   OpOperand &weightOperand = getWeightOperand(layer);
@@ -403,7 +437,7 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan,
   auto inputType = cast<RankedTensorType>(inputOperand.get().getType());
   Value xq = QuantizeOp::create(b, loc, inputType.clone(i8), inputOperand.get(),
                                 quant.actQParams);
-  Value qwConst = buildWeightConstant(b, loc, weightType, plan, minI4Weights);
+  Value qwConst = buildWeightConstant(b, loc, weightType, plan);
 
   auto accType = outType.clone(i32);
   Value empty = tensor::EmptyOp::create(b, loc, accType.getShape(), i32);
@@ -528,7 +562,7 @@ struct LowerMixedPrecisionPass
       numFloored += (*plan)->numFloored;
       if (checkOnly)
         continue;
-      lowerLayer(layer, **plan, i4MinWeights);
+      lowerLayer(layer, **plan);
       ++numLowered;
     }
     if (failedAny)

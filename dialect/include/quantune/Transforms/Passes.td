@@ -400,14 +400,14 @@ def QuantuneLowerMixedPrecision
       dimensions, as in grouped convolutions and batch_matmul), already in
       the layout the layer reads (transposes are folded into the constant).
       An i4 layer's weights are quantized to [-7, 7] (`s = max|W| / 7`) and
-      stored as an i4 constant, widened to i8 by an elementwise
-      `linalg.generic` in front of the layer: the module keeps 4 bits per
-      weight, and IREE hoists the widening (with the data-tiling pack that
-      follows) into an initializer that runs once at load, so the layer
-      runs the i8 kernels. Layers with fewer than `i4-min-weights` weights
-      keep an i8 constant instead: IREE inlines constants of at most 256
-      bytes into the dispatch that uses them, and its CPU code generation
-      cannot load an inlined i4 constant;
+      stored two per byte in a 1-D i8 constant (element 2k in the low nibble
+      of byte k), unpacked in front of the layer by an elementwise
+      `linalg.generic` (shift left, arithmetic shift right) and a reshape.
+      IREE hoists the unpacking, and the data-tiling pack after it, into an
+      initializer: compiled with `--iree-opt-const-eval=false` it runs once
+      when the module is loaded, the module keeps 4 bits per weight and the
+      layer runs the i8 kernels. No i4 type reaches IREE, whose sub-byte
+      code generation fails or is wrong on some shapes;
     * the layer itself becomes the same linalg op on i8 operands with an
       i32 accumulator (`extsi` then `muli`/`addi`);
     * the accumulator starts from an i32 constant that folds the bias,
@@ -472,11 +472,7 @@ def QuantuneLowerMixedPrecision
            "quantune.reason); rewrite nothing">,
     Option<"vulkanSafe", "vulkan-safe", "bool", /*default=*/"false",
            "Keep every layer f32 (with a reason): IREE 3.13's SPIR-V "
-           "backend miscompiles int8">,
-    Option<"i4MinWeights", "i4-min-weights", "int64_t", /*default=*/"513",
-           "An i4 layer with fewer weights stores them in an i8 constant "
-           "(values still 4-bit): IREE 3.13 inlines constants of at most 256 "
-           "bytes into dispatches, where it cannot load i4">
+           "backend miscompiles int8">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
