@@ -230,7 +230,8 @@ def _report_budgets(text: str | None) -> list[float]:
             value = float("nan")
         if not 0 <= value <= 1:
             raise QuantuneError(
-                f"bad --report-budgets '{text}': '{item}' is not a fraction of fp32 layers in [0, 1]; "
+                f"bad --report-budgets '{text}': '{item}' is not a fraction in [0, 1] (of fp32 layers, or with "
+                "--int4 of the fp32 weight bytes); "
                 "expected e.g. 0,0.05,0.1,0.2"
             )
         budgets.append(value)
@@ -502,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-labels", metavar="LABELS.npy", help="labels for --eval; without labels the report "
                    "shows top-1 agreement with the fp32 module")
     p.add_argument("--report-budgets", metavar="F1,F2,...",
-                   help="also measure the plan re-cut at these fractions of fp32 layers (Pareto plot), e.g. 0,0.05,0.1,0.2")
+                   help="also measure the plan re-cut at these fractions of fp32 layers (with --int4: of the fp32 "
+                   "weight bytes) for a Pareto plot, e.g. 0,0.05,0.1,0.2")
     _add_analysis_flags(p)
     p.set_defaults(func=_cmd_quantize)
 

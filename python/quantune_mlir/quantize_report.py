@@ -83,17 +83,21 @@ def build_report_data(
         fp32 = measurer.summary(fp32_path, result.plan, "fp32", None)
         quantized = measurer.summary(Path(module_path), result.plan, options.precision, fp32_path)
         points = []
+        # A three-tier plan is re-cut by weight bytes (fractions of fp32's),
+        # a two-tier one by its share of fp32 layers.
+        kind = "weight-fraction" if result.plan.has_int4 else "fp32-fraction"
         for budget in budgets:
-            spec = f"fp32-fraction={budget:g}"
+            spec = f"{kind}={budget:g}"
             report(f"report: budget {spec}")
             plan = replan(result.plan, result.labelled, spec)
             path = Path(tmp) / f"budget-{budget:g}.vmfb"
             lowered = lower_plan(result.labelled, plan, fold=options.fold, lowering_options=target.lowering_options)
-            compile_mlir(lowered.text, target, path, recipe=options.recipe)
+            compile_mlir(lowered.text, target, path, recipe=options.recipe, extra_flags=lowered.compile_flags)
             summary = measurer.summary(path, plan, "plan", fp32_path)
             acc = summary.accuracy
             points.append(ParetoPoint(
-                label=spec, budget=spec, fp32_layers=len(plan.layers) - lowered.int8_layers,
+                label=spec, budget=spec,
+                fp32_layers=len(plan.layers) - lowered.int8_layers - lowered.int4_layers,
                 method=plan.method, weight_bytes=summary.weight_bytes,
                 latency_ms=summary.latency_ms.median if summary.latency_ms else None,
                 accuracy=(acc.top1 if acc and acc.top1 is not None else acc.agreement if acc else None),

@@ -36,12 +36,12 @@ from typing import Any, Collection, Iterable, Iterator, Sequence
 
 from quantune_mlir.errors import QuantuneError, first_line
 from quantune_mlir.fileio import atomic_path
-from quantune_mlir.plan import LayerPlan, Plan, plan_from_dict
+from quantune_mlir.plan import LayerPlan, Plan, TierPlan, plan_from_dict
 
 REPORT_VERSION = 1
 MISSING = "\u2013"  # en dash
 
-PRECISION_COLOURS = {"i8": "#2b6cb0", "f32": "#dd6b20"}
+PRECISION_COLOURS = {"i4": "#38a169", "i8": "#2b6cb0", "f32": "#dd6b20"}
 OTHER_COLOUR = "#718096"
 PARETO_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 MAX_LABELLED_POINTS = 12  # beyond this the point labels overlap; the Pareto table has them
@@ -349,8 +349,8 @@ def sensitivity_chart_svg(layers: Sequence[LayerPlan]) -> str:
         ax.set_xlabel("layer id")
         ax.set_ylabel("sensitivity")
         ax.grid(axis="x", visible=False)
-        handles = [Patch(facecolor=PRECISION_COLOURS["i8"], label="i8"),
-                   Patch(facecolor=PRECISION_COLOURS["f32"], label="f32")]
+        handles = [Patch(facecolor=PRECISION_COLOURS[p], label="i4 (w4a8)" if p == "i4" else p)
+                   for p in ("i4", "i8", "f32") if p != "i4" or any(layer.precision == "i4" for layer in layers)]
         if any(layer.reason for layer in layers):
             handles.append(Patch(facecolor=PRECISION_COLOURS["f32"], hatch="//", edgecolor="#333333",
                                  label="f32 (forced)"))
@@ -443,6 +443,7 @@ th { background: #f7fafc; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.f32 td { background: #fffaf0; }
 .prec-i8 { color: #2b6cb0; font-weight: 600; }
+.prec-i4 { color: #2f855a; font-weight: 600; }
 .prec-f32 { color: #c05621; font-weight: 600; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: 0.15rem 1rem; font-size: 0.9rem; }
 dl.facts dt { color: #4a5568; } dl.facts dd { margin: 0; }
@@ -526,6 +527,7 @@ def plan_facts_html(data: ReportData) -> str:
     calib_text = ", ".join(f"{k} {v}" for k, v in calib.items()) if calib else MISSING
     facts = [
         ("i8 layers", f"{data.resolved_int8_layers()} / {len(plan.layers)}"),
+        *([("i4 (w4a8) layers", f"{plan.int4_layers} / {len(plan.layers)}")] if plan.has_int4 else []),
         ("method", plan.method),
         ("budget", plan.budget),
         ("metric ratio", ", ".join(f"{r:g}" for r in plan.ratio) if plan.ratio else MISSING),
@@ -540,28 +542,36 @@ def plan_facts_html(data: ReportData) -> str:
 
 LAYER_HEADERS = ["id", "name", "kind", "params", "MACs", "SQNR_w (dB)", "SQNR_a (dB)", "MSE_w", "MSE_a",
                  "SQNR_out (dB)", "sensitivity", "activation range", "bias correction", "precision", "reason"]
+W4A8_HEADERS = ["SQNR_w4 (dB)", "SQNR_a4 (dB)", "SQNR_out4 (dB)"]
+"""Added after ``SQNR_out`` for three-tier plans: the w4a8 form's metrics."""
 
 
 def range_text(layer: LayerPlan) -> str:
-    """The layer's activation range method, e.g. ``mse``."""
-    return layer.act_range or MISSING
+    """The activation range method of the layer's tier, e.g. ``mse``."""
+    return layer.tier(layer.precision).act_range or MISSING
 
 
 def correction_text(layer: LayerPlan) -> str:
-    """The size of the layer's bias correction: its largest |value| and channel count."""
-    if not layer.bias_correction:
+    """The size of the bias correction of the layer's tier: its largest |value| and channel count."""
+    correction = layer.tier(layer.precision).bias_correction
+    if not correction:
         return MISSING
-    largest = max(abs(v) for v in layer.bias_correction)
-    return f"{len(layer.bias_correction)} ch, max |{largest:.3g}|"
+    largest = max(abs(v) for v in correction)
+    return f"{len(correction)} ch, max |{largest:.3g}|"
 
 
-def layer_row_html(layer: LayerPlan) -> str:
+def layer_row_html(layer: LayerPlan, tiers: bool = False) -> str:
+    w4a8 = []
+    if tiers:
+        i4 = layer.i4 or TierPlan()
+        w4a8 = [_cell(fmt_number(v, ".1f"), True) for v in (i4.weight_sqnr, i4.act_sqnr, i4.output_sqnr)]
     cells = [
         _cell(str(layer.id), True), _cell(layer.name), _cell(layer.kind),
         _cell(fmt_number(layer.params, ",d"), True), _cell(fmt_number(layer.macs, ",d"), True),
         _cell(fmt_number(layer.weight_sqnr, ".1f"), True), _cell(fmt_number(layer.act_sqnr, ".1f"), True),
         _cell(fmt_number(layer.weight_mse, ".2e"), True), _cell(fmt_number(layer.act_mse, ".2e"), True),
         _cell(fmt_number(layer.output_sqnr, ".1f"), True),
+        *w4a8,
         _cell(fmt_number(layer.sensitivity, ".3f"), True),
         _cell(range_text(layer)), _cell(correction_text(layer)),
         _cell(layer.precision, cls=f"prec-{_slug(layer.precision)}"),
@@ -571,7 +581,11 @@ def layer_row_html(layer: LayerPlan) -> str:
 
 
 def layer_table_html(layers: Sequence[LayerPlan]) -> str:
-    return _table("layer-table", LAYER_HEADERS, (layer_row_html(layer) for layer in layers))
+    """The per-layer table; with the w4a8 columns when any layer measured that form."""
+    tiers = any(layer.i4 is not None for layer in layers)
+    cut = LAYER_HEADERS.index("SQNR_out (dB)") + 1
+    headers = LAYER_HEADERS[:cut] + W4A8_HEADERS + LAYER_HEADERS[cut:] if tiers else LAYER_HEADERS
+    return _table("layer-table", headers, (layer_row_html(layer, tiers) for layer in layers))
 
 
 def pareto_table_html(points: Sequence[ParetoPoint]) -> str:

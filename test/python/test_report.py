@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from quantune_mlir.errors import QuantuneError
-from quantune_mlir.plan import LayerPlan, Plan
+from quantune_mlir.plan import LayerPlan, Plan, TierPlan
 from quantune_mlir.report import (
     MISSING,
     PRECISION_COLOURS,
@@ -304,3 +304,33 @@ def test_invalid_inputs_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(QuantuneError, match="same file"):
         write_report(tmp_path / "r.json", make_data(pareto=[]))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_three_tier_plan_shows_the_w4a8_form(tmp_path: Path) -> None:
+    """A plan with i4 layers: their w4a8 metrics in three more columns, their
+    own range and correction, their colour in the chart and their count."""
+    plan = make_plan()
+    tier = TierPlan(weight_sqnr=20.5, act_sqnr=18.25, output_sqnr=30.5, act_scale=0.02, act_zero_point=1,
+                    act_range="percentile 99.99", bias_correction=[1.5, -2.0, 0.25])
+    plan.layers[3] = replace(plan.layers[3], precision="i4", i4=tier)
+    plan.layers[0] = replace(plan.layers[0], i4=TierPlan(weight_sqnr=21.0, act_sqnr=19.0))
+    data = make_data(plan=plan, pareto=[])
+    html, json_path = write_report(tmp_path / "r.html", data)
+    text = html.read_text(encoding="utf-8")
+    header, *rows = parse(text).tables["layer-table"]
+    assert header[header.index("SQNR_out (dB)") + 1:][:3] == ["SQNR_w4 (dB)", "SQNR_a4 (dB)", "SQNR_out4 (dB)"]
+    fc = rows[3]
+    assert [fc[header.index(h)] for h in ("SQNR_w4 (dB)", "SQNR_a4 (dB)", "SQNR_out4 (dB)")] == ["20.5", "18.2", "30.5"]
+    # An i4 layer shows its w4a8 range and correction, not its int8 ones.
+    assert [fc[header.index(h)] for h in ("activation range", "bias correction", "precision")] == [
+        "percentile 99.99", "3 ch, max |2|", "i4"]
+    assert [rows[2][header.index(h)] for h in ("SQNR_w4 (dB)", "SQNR_a4 (dB)")] == [MISSING, MISSING]
+    svg = figure(text, "sensitivity-chart")
+    group = re.search(rf'<g id="{bar_gid(3)}">(.*?)</g>', svg, re.S)
+    assert group and f"fill: {PRECISION_COLOURS['i4']}" in group.group(1)
+    assert "<!-- i4 (w4a8) -->" in svg
+    assert "i4 (w4a8) layers" in text
+    # The two-tier report has none of it.
+    plain = render_html(make_data(pareto=[]), GENERATED)
+    assert "SQNR_w4" not in plain and "i4 (w4a8)" not in plain
+    assert ReportData.from_dict(json.loads(json_path.read_text(encoding="utf-8"))).plan == plan
