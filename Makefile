@@ -17,7 +17,7 @@ help:
 	@echo "make setup   Debian packages, venv, pip install, C++ build (idempotent)"
 	@echo "make lit     only the lit + FileCheck tests (after setup)"
 	@echo "make pytest  only the Python tests (after setup)"
-	@echo "make bench   set up (with torch and Fashion-MNIST), run the benchmarks, regenerate docs/results.md"
+	@echo "make bench   set up (with torch and Fashion-MNIST), run the benchmarks (JSON in bench/results/), regenerate docs/results.md"
 	@echo "make coverage  set up (with torch and the model packages), gather the real-model corpus, run it, regenerate docs/coverage.md"
 	@echo "               (MODELS=a,b for a subset; COVERAGE_TIMEOUT=seconds per quantize run, default 600)"
 	@echo "make format  clang-format the C++ sources (apt-get install clang-format-22)"
@@ -40,18 +40,24 @@ test: setup
 	$(MAKE) --no-print-directory lit
 	$(MAKE) --no-print-directory pytest
 
+# Each benchmark writes its JSON to bench/results/ (kept in git, so a later
+# run of one benchmark can refresh its own sections of docs/results.md with
+# `bench/report.py bench/results --update docs/results.md`); work files and
+# caches go to bench/out/ (ignored).
+RESULTS ?= bench/results
 bench:
 	@QUANTUNE_BENCH=1 bash scripts/setup.sh
-	mkdir -p bench/out
-	$(PY) bench/bench_analysis.py --out bench/out/analysis.json --size 224 --calib 256 --depths 18,50 --sweep-depths 18 --recompile-depths 18 --widths ""
-	$(PY) bench/bench_rank.py --out bench/out/rank.json
-	$(PY) bench/bench_lowering.py --out bench/out/lowering.json
+	mkdir -p bench/out $(RESULTS)
+	$(PY) bench/bench_analysis.py --out $(RESULTS)/analysis.json --size 224 --calib 256 --depths 18,50 --sweep-depths 18 --recompile-depths 18 --widths ""
+	$(PY) bench/bench_rank.py --out $(RESULTS)/rank.json
+	$(PY) bench/bench_lowering.py --out $(RESULTS)/lowering.json
 	$(PY) bench/zoo/train.py
-	$(PY) bench/bench_zoo.py --out bench/out/zoo.json
-	$(PY) bench/bench_zoo_accuracy.py --out bench/out/zoo_accuracy.json
-	$(PY) bench/bench_pretrained.py --out bench/out/pretrained.json
-	$(PY) bench/bench_latency.py --out bench/out/latency.json
-	$(PY) bench/report.py bench/out > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
+	$(PY) bench/bench_zoo.py --out $(RESULTS)/zoo.json
+	$(PY) bench/bench_zoo_accuracy.py --out $(RESULTS)/zoo_accuracy.json
+	$(PY) bench/bench_int4.py --out $(RESULTS)/int4.json
+	$(PY) bench/bench_pretrained.py --out $(RESULTS)/pretrained.json
+	$(PY) bench/bench_latency.py --out $(RESULTS)/latency.json
+	$(PY) bench/report.py $(RESULTS) > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
 
 # The real-model coverage corpus (bench/corpus): models and inputs are cached
 # outside git ($$QUANTUNE_CORPUS or ~/.cache/quantune-corpus), results per model

@@ -5,7 +5,7 @@
    calibration inputs, measured side by side in one run.
 2. quantunev2 analysis time against parameter count over ResNet18 widths.
 
-Usage: python bench/bench_analysis.py --out bench/out/analysis.json
+Usage: python bench/bench_analysis.py --out bench/results/analysis.json
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ half a byte), the share of i4 layers, the module file size, and the latency
 of one image (iree-benchmark-module, one thread, local-sync, median). The
 analyses and per-module results are cached in ``--workdir``.
 
-Usage: python bench/bench_int4.py --out bench/out/int4.json
+Usage: python bench/bench_int4.py --out bench/results/int4.json
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ ONNX files and built modules are cached under ``--workdir`` (default
 version, this project's compiler (quantune-opt and the Python sources) and
 the calibration count, so reruns only measure.
 
-Usage: python bench/bench_latency.py --out bench/out/latency.json
+Usage: python bench/bench_latency.py --out bench/results/latency.json
            [--models resnet18,vgg16] [--threads 1,2] [--repetitions 10] [--calib 16]
 """
 

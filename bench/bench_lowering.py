@@ -10,7 +10,7 @@
    quantize/dequantize pair around every int8 layer); plus mixed-w0.3, the
    same analysis re-cut under the budget weight-bytes = 0.3x fp32.
 
-Usage: python bench/bench_lowering.py --out bench/out/lowering.json
+Usage: python bench/bench_lowering.py --out bench/results/lowering.json
 """
 
 from __future__ import annotations

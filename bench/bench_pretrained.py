@@ -18,7 +18,7 @@ Metrics (bench/imagenet/fidelity.py): top-1 and top-5 agreement, agreement
 on confident views, mean KL and output SQNR. Analyses, reference outputs
 and modules are cached in ``--workdir``.
 
-Usage: python bench/bench_pretrained.py --out bench/out/pretrained.json
+Usage: python bench/bench_pretrained.py --out bench/results/pretrained.json
 """
 
 from __future__ import annotations

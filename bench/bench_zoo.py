@@ -16,7 +16,7 @@ Each IREE module is compiled for the host with the CPU recipe and measured
 for top-1 accuracy on the test subset, latency (iree-benchmark-module, one
 thread) and layer weight bytes.
 
-Usage: python bench/bench_zoo.py --out bench/out/zoo.json
+Usage: python bench/bench_zoo.py --out bench/results/zoo.json
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ every model of bench/zoo/train.py and every calibration seed (``--seeds``:
 Reported per method: mean, standard deviation and range of top-1 over the
 seeds. Modules and results are cached in ``--workdir``.
 
-Usage: python bench/bench_zoo_accuracy.py --out bench/out/zoo_accuracy.json
+Usage: python bench/bench_zoo_accuracy.py --out bench/results/zoo_accuracy.json
 """
 
 from __future__ import annotations

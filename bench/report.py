@@ -1,6 +1,14 @@
 """Writes docs/results.md from the JSON files the benchmarks produced.
 
-Usage: python bench/report.py bench/out > docs/results.md
+Usage:
+    python bench/report.py bench/results > docs/results.md
+    python bench/report.py bench/results --update docs/results.md
+
+The first form writes the whole page and needs every benchmark's JSON
+(``make bench`` runs them all). ``--update`` rewrites, in place, only the
+sections (``## `` headings) whose JSON is in the directory, and appends
+those the page does not have yet; the other sections stay as they are, each
+with the command that measured it.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from report_lowering import lowering_section  # noqa: E402
 from report_accuracy import pretrained_section, targets_summary, zoo_accuracy_section  # noqa: E402
+from report_int4 import int4_section  # noqa: E402
 from report_zoo import zoo_section  # noqa: E402
 
 
@@ -46,8 +55,56 @@ def latency_section(data: dict) -> list[str]:
     return lines
 
 
+def split_sections(lines: list[str]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """The lines before the first ``## `` heading, and each ``## `` section (heading, its lines)."""
+    head: list[str] = []
+    sections: list[tuple[str, list[str]]] = []
+    for line in lines:
+        if line.startswith("## "):
+            sections.append((line, [line]))
+        elif sections:
+            sections[-1][1].append(line)
+        else:
+            head.append(line)
+    return head, sections
+
+
+def splice(page: str, new_lines: list[str]) -> str:
+    """``page`` with its sections replaced by the ``## `` sections of
+    ``new_lines`` that have the same heading, and the others appended."""
+    head, old = split_sections(page.rstrip("\n").splitlines())
+    _, new = split_sections(new_lines)
+    fresh = dict(new)
+    out = list(head)
+    for heading, lines in old:
+        out += fresh.pop(heading, lines)
+    for heading, lines in new:
+        if heading in fresh:
+            out += [""] + lines if out and out[-1] != "" else lines
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def measured_sections(out: Path) -> list[str]:
+    """The sections of the benchmarks whose JSON is in ``out`` (not the analysis-time ones)."""
+    lines: list[str] = []
+    int4_path = out / "int4.json"
+    if int4_path.is_file():
+        lines += [""] + int4_section(json.loads(int4_path.read_text()))
+        notes = Path(__file__).parent / "int4_notes.md"
+        if notes.is_file():
+            lines += [""] + notes.read_text().rstrip().splitlines()
+    return lines
+
+
 def main() -> int:
     out = Path(sys.argv[1])
+    if len(sys.argv) == 4 and sys.argv[2] == "--update":
+        page = Path(sys.argv[3])
+        lines = accuracy_sections(out) + measured_sections(out)
+        tmp = page.with_suffix(".md.tmp")
+        tmp.write_text(splice(page.read_text(), lines))
+        tmp.replace(page)
+        return 0
     analysis = json.loads((out / "analysis.json").read_text())
     rank_path = out / "rank.json"
     rank = json.loads(rank_path.read_text()) if rank_path.is_file() else None
@@ -198,6 +255,17 @@ def main() -> int:
     if zoo_path.is_file():
         docs = Path(__file__).resolve().parent.parent / "docs"
         lines += [""] + zoo_section(json.loads(zoo_path.read_text()), docs)
+    lines += accuracy_sections(out) + measured_sections(out)
+    zoo_notes = Path(__file__).parent / "zoo_notes.md"
+    if zoo_path.is_file() and zoo_notes.is_file():
+        lines += [""] + zoo_notes.read_text().rstrip().splitlines()
+    print("\n".join(lines))
+    return 0
+
+
+def accuracy_sections(out: Path) -> list[str]:
+    """The pretrained and zoo accuracy sections and their targets (issue 11)."""
+    lines: list[str] = []
     pretrained_path = out / "pretrained.json"
     pretrained = json.loads(pretrained_path.read_text()) if pretrained_path.is_file() else None
     if pretrained:
@@ -208,14 +276,10 @@ def main() -> int:
         lines += [""] + zoo_accuracy_section(zoo_accuracy)
     if pretrained or zoo_accuracy:
         lines += [""] + targets_summary(pretrained, zoo_accuracy)
-    accuracy_notes = Path(__file__).parent / "accuracy_notes.md"
-    if accuracy_notes.is_file():
-        lines += [""] + accuracy_notes.read_text().rstrip().splitlines()
-    zoo_notes = Path(__file__).parent / "zoo_notes.md"
-    if zoo_path.is_file() and zoo_notes.is_file():
-        lines += [""] + zoo_notes.read_text().rstrip().splitlines()
-    print("\n".join(lines))
-    return 0
+        accuracy_notes = Path(__file__).parent / "accuracy_notes.md"
+        if accuracy_notes.is_file():
+            lines += [""] + accuracy_notes.read_text().rstrip().splitlines()
+    return lines
 
 
 if __name__ == "__main__":
