@@ -39,7 +39,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 from quantune_mlir.errors import QuantuneError
 
@@ -467,6 +467,22 @@ def _write_output(path: str, data: bytes) -> None:
         raise QuantuneError(f"cannot write '{path}': {exc.strerror}") from None
 
 
+def _plan_flags(q: Any, iree_flags: Sequence[str]) -> list[str]:
+    """The iree-compile flags the plan's module needs: a plan with i4 layers
+    keeps their weights packed (:data:`~quantune_mlir.lowering.KEEP_PACKED`),
+    unless the command line already decides on constant evaluation."""
+    if not q.quantune_plan:
+        return []
+    from quantune_mlir.lowering import KEEP_PACKED, plan_annotations
+    from quantune_mlir.plan import load_plan
+
+    chosen = plan_annotations(load_plan(q.quantune_plan), q.quantune_precision)
+    decided = {_flag_name(flag) for flag in iree_flags}
+    if any(e["precision"] == "i4" for e in chosen) and not decided & {_flag_name(f) for f in KEEP_PACKED}:
+        return list(KEEP_PACKED)
+    return []
+
+
 def run(args: Arguments) -> int:
     if args.input is None:
         raise QuantuneError("no input file; give INPUT.mlir or '-' for stdin (see --help)")
@@ -487,7 +503,8 @@ def run(args: Arguments) -> int:
 
         inputs = {"input": None if args.input == "-" else args.input, "--quantune-plan": q.quantune_plan or None}
         check_paths(inputs, {"-o": out}, {"--quantune-emit-mlir": q.quantune_emit_mlir or None})
-    session = open_session(args.iree_flags)  # bad flags fail before the quantune stage
+    iree_flags = [*args.iree_flags, *_plan_flags(q, args.iree_flags)]
+    session = open_session(iree_flags)  # bad flags fail before the quantune stage
     try:
         if q.quantune_plan:
             text = quantune_stage(_read_input(args.input), q, args.iree_flags)

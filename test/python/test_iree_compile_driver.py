@@ -20,6 +20,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from conftest import assert_close, onnxruntime_outputs, seeded_input
+from quant_reference import quantize_weight
 from quantune_mlir.compiler import compile_mlir
 from quantune_mlir.importer import import_onnx
 from quantune_mlir.layers import list_layers
@@ -27,7 +28,7 @@ from quantune_mlir.lowering import STAGES, lower_plan
 from quantune_mlir.models import residual_cnn
 from quantune_mlir.onnx_model import load_onnx
 from quantune_mlir.opt import run_quantune_opt
-from quantune_mlir.plan import load_plan
+from quantune_mlir.plan import TierPlan, load_plan
 from quantune_mlir.runtime import ModuleRunner
 from quantune_mlir.targets import Target
 
@@ -233,3 +234,28 @@ def test_help_describes_both_sets_of_flags() -> None:
     for needle in ("--quantune-plan", "--quantune-precision", "--quantune-no-fold", "--quantune-emit-mlir",
                    "--quantune-label", "iree-compile --help"):
         assert needle in proc.stdout
+
+
+def test_int4_plan_keeps_4_bit_weights(setup: dict[str, Path], tmp_path: Path) -> None:
+    """A plan with i4 layers: the tool compiles without evaluating constants
+    at compile time (as quantize does), so the module holds the 4-bit weights
+    packed two per byte, and computes what lower_plan + compile_mlir do."""
+    plan = load_plan(setup["plan"])
+    for layer in plan.layers:
+        layer.precision = "i4"
+        layer.i4 = TierPlan(act_scale=layer.act_scale, act_zero_point=layer.act_zero_point)
+    plan.save(tmp_path / "plan4.json")
+    out = tmp_path / "int4.vmfb"
+    proc = run_tool(*CPU_FLAGS, f"--quantune-plan={tmp_path / 'plan4.json'}", setup["mlir"], "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    labelled = run_quantune_opt(setup["mlir"].read_text(), ["--quantune-label-layers"])
+    lowered = lower_plan(labelled, plan)
+    assert lowered.int4_layers == 5 and lowered.compile_flags == ("--iree-opt-const-eval=false",)
+    reference = compile_mlir(lowered.text, CPU, extra_flags=lowered.compile_flags)
+    for actual, expected in zip(outputs(out), outputs(reference)):
+        np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-6)
+    weight = next(t for t in onnx.load(setup["onnx"]).graph.initializer if t.name == "down.w")
+    q, _ = quantize_weight(onnx.numpy_helper.to_array(weight), axis=0, bits=4)
+    flat = q.ravel()
+    packed = ((flat[0::2].astype(np.uint8) & 0xF) | ((flat[1::2].astype(np.uint8) & 0xF) << 4)).tobytes()
+    assert packed in out.read_bytes()
