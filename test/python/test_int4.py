@@ -223,3 +223,24 @@ def test_cli_int4_plan_and_errors(analysed: dict[str, Analysed], tmp_path: Path,
                  "-o", str(tmp_path / "m2.vmfb")]) == 2
     assert "make the plan with --int4" in capsys.readouterr().err
     assert not (tmp_path / "m2.vmfb").exists() and not (tmp_path / "p2.json").exists()
+
+
+def test_sweep_ranks_three_tiers_by_the_w4a8_output_error(analysed: dict[str, Analysed]) -> None:
+    """--method sweep --int4: each layer's w4a8 form (its own range and
+    correction, 4-bit weights) is measured at the model output, one pass per
+    layer, and the three-tier cut ranks by that."""
+    model = analysed["depthwise_net"]
+    calib = np.random.default_rng(4321).standard_normal((8, *SHAPE[1:])).astype(np.float32)
+    plan = run_analysis(model.path, calib, AnalysisOptions(method="sweep", int4=True,
+                                                             budget="weight-fraction=0.2")).plan
+    n = len(plan.layers)
+    assert plan.inferences["passes"] == 2 + n and plan.has_int4
+    assert "4-bit weights" in plan.metric_meaning["act_sqnr"]
+    swept = {l.id: l.i4.act_sqnr for l in plan.layers}
+    assert all(v is not None for v in swept.values())
+    # One ranking: a lower w4a8 output SQNR is more sensitive.
+    by_sensitivity = sorted(plan.layers, key=lambda l: (-l.sensitivity, l.id))
+    by_sqnr = sorted(plan.layers, key=lambda l: (swept[l.id], l.id))
+    assert [l.id for l in by_sensitivity] == [l.id for l in by_sqnr]
+    fp32, quantized = weight_bytes(plan)
+    assert quantized <= 0.2 * fp32 and plan.int4_layers > 0
