@@ -8,6 +8,7 @@ recipe. With ``emit_mlir`` every stage's IR is written to a directory.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -115,11 +116,31 @@ def record_fallbacks(plan: Plan, fallbacks: dict[int, str]) -> None:
 _MAX_COMPILE_RETRIES = 8
 
 
-def _layer_in_error(diagnostics: str, plan: Plan, precision: Precision) -> int | None:
-    """The integer layer an iree-compile error points at, by its ONNX node name."""
-    int8 = {e["id"] for e in plan_annotations(plan, precision) if e["precision"] in INTEGER}
+# The location of the op an error is about: `error: loc("name")` or
+# `error: loc(callsite("name" at ...))` (also inside `fused[...]`).
+_ERROR_LOCATION = re.compile(r'error: loc\((?:callsite\()?(?:fused\[)?"((?:[^"\\]|\\.)*)"')
+
+
+def layer_in_error(diagnostics: str, plan: Plan, precision: Precision) -> int | None:
+    """The integer layer an iree-compile error is about, or None.
+
+    The op that failed carries the ONNX node name of the layer it was
+    lowered from in its location. When an error's location names an integer
+    layer, that is the one. When the errors' locations name only other ops
+    (an f32 layer, say), making some integer layer f32 would not help: None.
+    Only when no error has a location does any integer layer named in the
+    diagnostics count.
+    """
+    integer = {e["id"] for e in plan_annotations(plan, precision) if e["precision"] in INTEGER}
+    by_name = {layer.name: layer.id for layer in plan.layers if layer.id in integer and layer.name}
+    located = _ERROR_LOCATION.findall(diagnostics)
+    for name in located:
+        if name in by_name:
+            return by_name[name]
+    if located:
+        return None
     for layer in plan.layers:
-        if layer.id in int8 and layer.name and f'"{layer.name}"' in diagnostics:
+        if layer.id in integer and layer.name and f'"{layer.name}"' in diagnostics:
             return layer.id
     return None
 
@@ -140,7 +161,7 @@ def _lower_and_compile(
                                   extra_flags=lowered.compile_flags)
             return lowered, module
         except CompileError as exc:
-            layer_id = _layer_in_error(exc.diagnostics, plan, options.precision)
+            layer_id = layer_in_error(exc.diagnostics, plan, options.precision)
             if layer_id is None:
                 raise
             # The reason also keeps the layer f32 under --precision int8.

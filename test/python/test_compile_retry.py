@@ -1,0 +1,58 @@
+"""Which layer a failed iree-compile is about (pipeline.layer_in_error).
+
+quantize makes that layer fp32 and compiles again; a wrong pick spends the
+retries on layers that were fine. The diagnostics below have the shape
+iree-compile prints: the failing op's location carries the ONNX node name.
+"""
+
+from __future__ import annotations
+
+from quantune_mlir.pipeline import layer_in_error
+from quantune_mlir.plan import LayerPlan, Plan, TierPlan
+
+
+def plan(*precisions: str) -> Plan:
+    names = ["stem", "block_conv1", "down", "fc"]
+    layers = [LayerPlan(i, names[i], "conv2d", 10, 10, p, act_scale=0.1, act_zero_point=0,
+                        i4=TierPlan(act_scale=0.1, act_zero_point=0))
+              for i, p in enumerate(precisions)]
+    return Plan(model="m.onnx", method="manual", budget="none", ratio=[0.0] * 4, calibration={},
+                inferences={}, phases_seconds={}, layers=layers)
+
+
+def test_the_failing_ops_location_decides() -> None:
+    # "stem" is mentioned first (in a note), but the error is about "down".
+    diagnostics = (
+        'note: see producer at loc(callsite("stem" at "graph:m"))\n'
+        '<stdin>:40:5: error: loc(callsite("down" at "graph:m")): failed to legalize operation '
+        "'vector.maskedload'\n"
+    )
+    assert layer_in_error(diagnostics, plan("i8", "i8", "i4", "i8"), "plan") == 2
+
+
+def test_an_error_in_a_float_op_blames_no_integer_layer() -> None:
+    # The ResNet50 case: an f32 transpose fails; the int8 layers named
+    # elsewhere in the output had nothing to do with it.
+    diagnostics = (
+        'error: loc(callsite("fc" at "graph:m")): One or more operations with large vector sizes '
+        "(32768 bytes) were found\n"
+        'note: loc(callsite("block_conv1" at "graph:m")): in the dispatch of "block_conv1"\n'
+    )
+    assert layer_in_error(diagnostics, plan("i8", "i8", "i8", "f32"), "plan") is None
+
+
+def test_fused_and_plain_locations() -> None:
+    assert layer_in_error('error: loc(fused["block_conv1", "x"]): bad', plan("f32", "i8", "f32", "f32"), "plan") == 1
+    assert layer_in_error('error: loc("stem"): bad', plan("i8", "i8", "f32", "f32"), "plan") == 0
+
+
+def test_without_locations_any_named_integer_layer() -> None:
+    diagnostics = 'error: failed to run translation of source executable to target executable for "down"'
+    assert layer_in_error(diagnostics, plan("f32", "f32", "i8", "f32"), "plan") == 2
+    assert layer_in_error(diagnostics, plan("f32", "f32", "f32", "f32"), "plan") is None
+
+
+def test_precision_override_counts() -> None:
+    diagnostics = 'error: loc("fc"): bad'
+    assert layer_in_error(diagnostics, plan("f32", "f32", "f32", "f32"), "plan") is None
+    assert layer_in_error(diagnostics, plan("f32", "f32", "f32", "f32"), "int8") == 3
