@@ -217,8 +217,9 @@ struct AssignPrecisionPass
         return a->sensitivity > b->sensitivity;
       return a->id < b->id;
     });
-    FailureOr<Cuts> cuts = int4 ? cutThreeTiers(layers, candidates, *budget)
-                                : cut(layers, candidates, *budget);
+    FailureOr<Cuts> cuts =
+        int4 ? cutWeights(layers, candidates, *budget, kI4Bytes, "i4")
+             : cut(layers, candidates, *budget);
     if (failed(cuts))
       return signalPassFailure();
 
@@ -340,25 +341,30 @@ struct AssignPrecisionPass
     return k;
   }
 
-  /// Three tiers under a weight budget: one ranking, two cuts. Every
-  /// candidate starts in i4; the most sensitive are promoted to i8, in
-  /// ranking order, while the weights fit (the i8 cut), then, with the bytes
-  /// left, to f32 (the f32 cut, at most the cap). i8 comes first because it
-  /// recovers most of the 4-bit error for a quarter of f32's bytes.
-  FailureOr<Cuts> cutThreeTiers(ArrayRef<LayerInfo> layers,
-                                ArrayRef<LayerInfo *> sorted, Budget budget) {
+  /// Under a weight budget, one ranking and up to two cuts. Every candidate
+  /// starts in the lowest tier, `lowest` (i4 with three tiers, else i8); with
+  /// three tiers the most sensitive are promoted to i8, in ranking order,
+  /// while the weights fit (the i8 cut); then, with the bytes left, the most
+  /// sensitive i8 layers to f32 (the f32 cut, at most the cap). i8 comes
+  /// first because it recovers most of the 4-bit error for a quarter of
+  /// f32's bytes.
+  FailureOr<Cuts> cutWeights(ArrayRef<LayerInfo> layers,
+                             ArrayRef<LayerInfo *> sorted, Budget budget,
+                             double lowestBytes, StringRef lowest) {
+    size_t n = sorted.size();
     double limit = byteLimit(layers, budget);
     double bytes = 0.0;
     for (const LayerInfo &l : layers)
-      bytes += (l.forcedF32 ? kF32Bytes : kI4Bytes) * l.params;
-    if (failed(checkReachable(budget, limit, bytes, "i4")))
+      bytes += (l.forcedF32 ? kF32Bytes : lowestBytes) * l.params;
+    if (failed(checkReachable(budget, limit, bytes, lowest)))
       return failure();
-    size_t numI8 = promote(sorted, bytes, limit, kI4Bytes, kI8Bytes,
-                           sorted.size());
-    size_t cap = budget.fp32Cap ? layerCount(budget.fp32Cap->first,
-                                             budget.fp32Cap->second,
-                                             sorted.size())
-                                : numI8;
+    size_t numI8 = lowestBytes < kI8Bytes
+                       ? promote(sorted, bytes, limit, lowestBytes, kI8Bytes, n)
+                       : n;
+    size_t cap =
+        budget.fp32Cap
+            ? layerCount(budget.fp32Cap->first, budget.fp32Cap->second, n)
+            : n;
     size_t numF32 = promote(sorted, bytes, limit, kI8Bytes, kF32Bytes,
                             std::min(cap, numI8));
     return Cuts{numF32, numI8};
@@ -376,18 +382,8 @@ struct AssignPrecisionPass
       return Cuts{k, n};
     }
     case Budget::Kind::WeightBytes:
-    case Budget::Kind::WeightFraction: {
-      double limit = byteLimit(layers, budget);
-      double bytes = 0.0;
-      for (const LayerInfo &l : layers)
-        bytes += (l.forcedF32 ? kF32Bytes : kI8Bytes) * l.params;
-      if (failed(checkReachable(budget, limit, bytes, "i8")))
-        return failure();
-      size_t cap = budget.fp32Cap ? layerCount(budget.fp32Cap->first,
-                                               budget.fp32Cap->second, n)
-                                  : n;
-      return Cuts{promote(sorted, bytes, limit, kI8Bytes, kF32Bytes, cap), n};
-    }
+    case Budget::Kind::WeightFraction:
+      return cutWeights(layers, sorted, budget, kI8Bytes, "i8");
     case Budget::Kind::Int8MacShare: {
       double total = 0.0, int8 = 0.0;
       for (const LayerInfo &l : layers) {
