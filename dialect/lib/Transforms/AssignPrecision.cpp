@@ -332,8 +332,7 @@ struct AssignPrecisionPass
   /// to `to`, while the weight size stays within `limit` and fewer than
   /// `maxCount` are promoted; returns how many were.
   static size_t promote(ArrayRef<LayerInfo *> sorted, double &bytes,
-                        double limit, double from, double to,
-                        size_t maxCount) {
+                        double limit, double from, double to, size_t maxCount) {
     size_t k = 0;
     while (k < std::min(maxCount, sorted.size()) &&
            bytes + (to - from) * sorted[k]->params <= limit)
@@ -361,10 +360,9 @@ struct AssignPrecisionPass
     size_t numI8 = lowestBytes < kI8Bytes
                        ? promote(sorted, bytes, limit, lowestBytes, kI8Bytes, n)
                        : n;
-    size_t cap =
-        budget.fp32Cap
-            ? layerCount(budget.fp32Cap->first, budget.fp32Cap->second, n)
-            : n;
+    size_t cap = budget.fp32Cap ? layerCount(budget.fp32Cap->first,
+                                             budget.fp32Cap->second, n)
+                                : n;
     size_t numF32 = promote(sorted, bytes, limit, kI8Bytes, kF32Bytes,
                             std::min(cap, numI8));
     return Cuts{numF32, numI8};

@@ -73,12 +73,12 @@ struct WeightMetricsPass
       if (i4)
         tiers.push_back({4, QuantuneDialect::kMetricsI4AttrName});
       for (auto [tierBits, attrName] : tiers) {
-        WeightQuantization q = quantizeWeights(
-            weight->values, weight->shape, weight->channelAxes, tierBits);
+        WeightQuantization q = quantizeWeights(weight->values, weight->shape,
+                                               weight->channelAxes, tierBits);
         if (q.numNonFinite) {
-          layer->emitError() << "layer " << *getLayerId(layer) << " has "
-                             << q.numNonFinite
-                             << " NaN or infinite weight value(s)";
+          layer->emitError()
+              << "layer " << *getLayerId(layer) << " has " << q.numNonFinite
+              << " NaN or infinite weight value(s)";
           failedAny = true;
           break;
         }
