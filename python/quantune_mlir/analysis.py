@@ -403,6 +403,27 @@ def resolve_keep_fp32(keep: Sequence[str], layers: Sequence[Any]) -> dict[int, s
     return chosen
 
 
+def check_weight_budget(budget: str, layers: Sequence[Layer], candidates: set[int], int4: bool) -> None:
+    """Refuses, before any inference, a weight budget below the smallest
+    size the model can take: every candidate in its lowest tier (i4 with
+    three tiers, else i8), every other layer fp32. (quantune-assign-precision
+    checks it again at the end, when more layers may have become fp32.)"""
+    kind, _, value = budget.split(",")[0].partition("=")
+    if kind.strip() not in ("weight-bytes", "weight-fraction"):
+        return
+    lowest = 0.5 if int4 else 1.0
+    params = {layer.id: layer.params or 0 for layer in layers}
+    smallest = sum((lowest if lid in candidates else 4.0) * p for lid, p in params.items())
+    limit = float(value) * (4.0 * sum(params.values()) if kind.strip() == "weight-fraction" else 1.0)
+    if smallest > limit:
+        tier = "i4" if int4 else "i8"
+        raise QuantuneError(
+            f"--budget '{budget}' allows {limit:,.0f} weight bytes, below the smallest possible size, "
+            f"{smallest:,.0f} bytes with every quantizable layer in {tier} "
+            f"({smallest / (4.0 * sum(params.values())):.3f} of the fp32 weights)"
+        )
+
+
 def _reason_entries(reasons: Mapping[int, str]) -> list[dict[str, Any]]:
     return [{"id": lid, "reason": why} for lid, why in sorted(reasons.items())]
 
@@ -556,6 +577,8 @@ def run_analysis(
         raise QuantuneError(f"'{model_path}' has no quantizable layers (conv, matmul, gemm)")
     kept = resolve_keep_fp32(options.keep_fp32, layers)
     candidates = [layer for layer in layers if not layer.reason and layer.id not in kept]
+    if not options.ranges_only:
+        check_weight_budget(options.budget, layers, {layer.id for layer in candidates}, options.int4)
 
     with tempfile.TemporaryDirectory(prefix="quantune-") as tmp:
         notes = _Annotations(tmp)

@@ -193,9 +193,18 @@ def test_budgets(setup: dict, budget: str, expected_f32: int) -> None:
     assert sum(layer.precision == "f32" for layer in plan.layers) == expected_f32
 
 
-def test_weight_budget_that_nothing_fits_is_an_error(setup: dict) -> None:
-    with pytest.raises(QuantuneError, match="below the smallest possible size, 120 bytes"):
+def test_weight_budget_that_nothing_fits_is_an_error(setup: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Refused right after labelling, before any inference (nothing is compiled).
+    def no_compile(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the budget should be refused before compiling anything")
+
+    monkeypatch.setattr("quantune_mlir.analysis.compile_mlir", no_compile)
+    with pytest.raises(QuantuneError, match="allows 100 weight bytes, below the smallest possible size, 120 bytes "
+                                            r"with every quantizable layer in i8 \(0.250 of the fp32 weights\)"):
         analyze(setup["model"], setup["calib"], AnalysisOptions(budget="weight-bytes=100"))
+    with pytest.raises(QuantuneError, match="allows 48 weight bytes, below the smallest possible size, 60 bytes "
+                                            "with every quantizable layer in i4"):
+        analyze(setup["model"], setup["calib"], AnalysisOptions(budget="weight-fraction=0.1", int4=True))
 
 
 def test_plans_are_deterministic(setup: dict) -> None:
