@@ -12,7 +12,11 @@ evaluation photos are disjoint), against the fp32 network in onnxruntime:
 - for the default recipe, QuantuneV2 at every ``--budgets`` fraction, the
   per-layer sweep's ranking and a random ranking (``--seeds`` seeds) at the
   same budgets. The three rankings share the recipe's activation ranges
-  and bias corrections, so they differ only in which layers stay fp32.
+  and bias corrections, so they differ only in which layers stay fp32;
+- three tiers (``--int4-budgets``, fractions of the fp32 weight bytes; empty
+  to skip): uniform w4a8, and at each budget QuantuneV2's three-tier plan,
+  the sweep's ranking (each layer's w4a8 error at the output) and a random
+  ranking, all from one ``--int4`` analysis with the default recipe.
 
 Metrics (bench/imagenet/fidelity.py): top-1 and top-5 agreement, agreement
 on confident views, mean KL and output SQNR. Analyses, reference outputs
@@ -50,6 +54,7 @@ from quantune_mlir.jsonio import annotations_json  # noqa: E402
 from quantune_mlir.lowering import lower_plan, plan_annotations  # noqa: E402
 from quantune_mlir.onnx_model import load_onnx  # noqa: E402
 from quantune_mlir.opt import run_quantune_opt  # noqa: E402
+from quantune_mlir.pipeline import weight_bytes  # noqa: E402
 from quantune_mlir.plan import Plan, load_plan  # noqa: E402
 from quantune_mlir.range_choice import DEFAULT_RATIO  # noqa: E402
 from quantune_mlir.replan import random_plan, replan  # noqa: E402
@@ -104,15 +109,16 @@ class Bench:
 
     # ------------------------------------------------------------------ analyses
 
-    def analysis(self, config: str, method: str = "quantunev2") -> Plan:
-        path = self.work / f"plan-{method}-{config}-{len(self.calib)}.json"
+    def analysis(self, config: str, method: str = "quantunev2", int4: bool = False) -> Plan:
+        path = self.work / f"plan-{method}-{config}{'-int4' if int4 else ''}-{len(self.calib)}.json"
         if path.is_file():
             return load_plan(path)
         calib_method, bias_correction, propagation = CONFIGS[config]
         start = time.perf_counter()
         result = run_analysis(self.model, self.calib, AnalysisOptions(
             method=method, calib_method=calib_method, bias_correction=bias_correction,
-            propagation=propagation and method == "quantunev2", budget="fp32-fraction=0.1",
+            propagation=propagation and method == "quantunev2", int4=int4,
+            budget="weight-fraction=0.15" if int4 else "fp32-fraction=0.1",
         ))
         result.plan.phases_seconds["total"] = round(time.perf_counter() - start, 1)
         self.labelled = result.labelled
@@ -134,12 +140,14 @@ class Bench:
             return json.loads(cached.read_text())
         lowered = lower_plan(self.labelled_ir(), plan, precision=precision)
         vmfb = self.work / f"module-{key}.vmfb"
-        compile_mlir(lowered.text, self.host, vmfb, recipe=True)
+        compile_mlir(lowered.text, self.host, vmfb, recipe=True, extra_flags=lowered.compile_flags)
         runner = ModuleRunner(vmfb, "local-task")
         outputs = np.concatenate([runner(self.x[i : i + 1])[0] for i in range(len(self.x))])
         vmfb.unlink()
-        record = {**self.score(outputs), "int8_layers": lowered.int8_layers,
-                  "fp32_layers": len(plan.layers) - lowered.int8_layers, "folded_pairs": lowered.folded_pairs}
+        fp32_bytes, quantized = weight_bytes(plan, precision)
+        record = {**self.score(outputs), "int8_layers": lowered.int8_layers, "int4_layers": lowered.int4_layers,
+                  "fp32_layers": len(plan.layers) - lowered.int8_layers - lowered.int4_layers,
+                  "folded_pairs": lowered.folded_pairs, "weight_fraction": quantized / fp32_bytes}
         cached.write_text(json.dumps(record))
         return record
 
@@ -155,8 +163,36 @@ def _spread(values: list[float]) -> dict:
             "min": min(values), "max": max(values)}
 
 
+def run_int4(bench: Bench, default: str, budgets: list[float], seeds: int, sweep: bool,
+             ratio: tuple[float, ...]) -> dict:
+    """Three tiers: uniform w4a8 and, per weight budget, QuantuneV2 / sweep / random."""
+    _log(f"[{bench.net.name}] three tiers")
+    plan = bench.analysis(default, int4=True)
+    labelled = bench.labelled_ir()
+    out: dict = {"plan_seconds": plan.phases_seconds.get("total"), "w4a8": bench.measure(plan, "int4"),
+                 "int8": bench.measure(plan, "int8"), "budgets": {}}
+    scores = None
+    if sweep:
+        swept = bench.analysis(default, "sweep", int4=True)
+        out["sweep_plan_seconds"] = swept.phases_seconds.get("total")
+        scores = {layer.id: layer.i4.act_sqnr for layer in swept.layers if layer.i4 and layer.i4.act_sqnr is not None}
+    for fraction in budgets:
+        budget = f"weight-fraction={fraction:g}"
+        _log(f"[{bench.net.name}] three tiers at {budget}")
+        point: dict = {"quantunev2": bench.measure(replan(plan, labelled, budget, ratio=ratio))}
+        if scores is not None:
+            point["sweep"] = bench.measure(replan(plan, labelled, budget, ratio=(0.0, 1.0, 0.0, 0.0), act_sqnr=scores,
+                                                 method="sweep"))
+        runs = [bench.measure(random_plan(plan, labelled, budget, seed)) for seed in range(seeds)]
+        point["random"] = {metric: _spread([r[metric] for r in runs])
+                           for metric in ("top1", "confident_top1", "mean_kl", "weight_fraction", "int4_layers")
+                           if all(r.get(metric) is not None for r in runs)}
+        out["budgets"][f"{fraction:g}"] = point
+    return out
+
+
 def run_net(bench: Bench, configs: list[str], default: str, ranking_configs: list[str], budgets: list[float],
-            seeds: int, sweep: bool, ratio: tuple[float, ...]) -> dict:
+            seeds: int, sweep: bool, ratio: tuple[float, ...], int4_budgets: list[float]) -> dict:
     net = bench.net
     result: dict = {"family": net.family, "classes": net.classes, "views": len(bench.x),
                     "calibration_views": len(bench.calib), "photos": bench.photos}
@@ -205,6 +241,8 @@ def run_net(bench: Bench, configs: list[str], default: str, ranking_configs: lis
     result["rankings"] = rankings
     if sweep_plan is not None:
         result["rank_study"] = study({config: bench.analysis(config) for config in ranking_configs}, sweep_plan, labelled)
+    if int4_budgets:
+        result["int4"] = run_int4(bench, default, int4_budgets, seeds, sweep, ratio)
     result["sensitivity"] = [
         {"id": layer.id, "name": layer.name, "kind": layer.kind, "quantunev2": layer.sensitivity,
          "weight_sqnr": layer.weight_sqnr, "local_act_sqnr": layer.act_sqnr, "output_sqnr": layer.output_sqnr,
@@ -236,6 +274,8 @@ def main() -> int:
     parser.add_argument("--ranking-configs", default="auto+bc,auto+bc+prop",
                         help="recipes whose own QuantuneV2 rankings are measured at every budget")
     parser.add_argument("--budgets", default="0.05,0.1,0.2")
+    parser.add_argument("--int4-budgets", default="0.15,0.2",
+                        help="three-tier weight budgets (fractions of the fp32 weight bytes); empty to skip")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--no-sweep", action="store_true")
     parser.add_argument("--ratio", default=",".join(f"{r:g}" for r in DEFAULT_RATIO),
@@ -260,7 +300,8 @@ def main() -> int:
         bench = Bench(NETS[name], args.workdir / name, args.calib, args.views_per_photo)
         out["nets"][name] = run_net(bench, args.configs.split(","), args.default, args.ranking_configs.split(","),
                                     [float(b) for b in args.budgets.split(",")], args.seeds, not args.no_sweep,
-                                    tuple(float(r) for r in args.ratio.split(",")))
+                                    tuple(float(r) for r in args.ratio.split(",")),
+                                    [float(b) for b in args.int4_budgets.split(",") if b])
         out["nets"][name]["bench_seconds"] = round(time.perf_counter() - start, 1)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2))

@@ -86,6 +86,8 @@ def pretrained_section(data: dict) -> list[str]:
                     cells.append(f"{_pct(p['top1'])} / {_pct(p['confident_top1'])} / {_num(p['mean_kl'], '.4f')}")
             label = {"random": "random (mean ± sd over seeds)"}.get(method, method)
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        if "int4" in net:
+            lines += int4_table(net["int4"])
         if "rank_study" in net:
             lines += rank_study_table(net["rank_study"])
         lines += where_error_enters(net.get("sensitivity", []))
@@ -94,6 +96,30 @@ def pretrained_section(data: dict) -> list[str]:
             lines += ["", "Plan time: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items() if v)
                       + (f", sweep {net['sweep_plan_seconds']:.0f} s" if net.get("sweep_plan_seconds") else "") + "."]
         lines.append("")
+    return lines
+
+
+def int4_table(data: dict) -> list[str]:
+    """Three tiers on one pretrained network: uniform w4a8 and each ranking's plan per weight budget."""
+    def row(label: str, r: dict) -> str:
+        return (f"| {label} | {_num(r.get('weight_fraction'), '.3f')} | {r.get('int4_layers', '-')} | "
+                f"{_pct(r['top1'])} | {_pct(r.get('confident_top1'))} | {_num(r.get('mean_kl'), '.4f')} |")
+
+    lines = ["", "Three tiers (`--int4`, one analysis): weights against fp32 (an i4 weight counts half a byte), "
+             "i4 layers, top-1 agreement, confident top-1 and mean KL.", "",
+             "| variant | weights / fp32 | i4 layers | top-1 agr. (%) | confident top-1 (%) | mean KL |",
+             "|---|---|---|---|---|---|",
+             row("uniform int8", data["int8"]), row("uniform w4a8", data["w4a8"])]
+    for budget, point in data["budgets"].items():
+        for method in ("quantunev2", "sweep"):
+            if method in point:
+                lines.append(row(f"{'QuantuneV2' if method == 'quantunev2' else 'sweep'}, weights ≤ {budget}x",
+                                 point[method]))
+        rnd = point["random"]
+        lines.append(
+            f"| random, weights ≤ {budget}x (mean ± sd) | {_num(rnd['weight_fraction']['mean'], '.3f')} | "
+            f"{_num(rnd['int4_layers']['mean'], '.1f')} | {_pct(rnd['top1']['mean'])} ± {_pct(rnd['top1']['stdev'])} | "
+            f"{_pct(rnd['confident_top1']['mean'])} | {_num(rnd['mean_kl']['mean'], '.4f')} |")
     return lines
 
 
