@@ -409,12 +409,16 @@ def check_weight_budget(budget: str, layers: Sequence[Layer], candidates: set[in
     three tiers, else i8), every other layer fp32. (quantune-assign-precision
     checks it again at the end, when more layers may have become fp32.)"""
     kind, _, value = budget.split(",")[0].partition("=")
+    try:
+        amount = float(value)
+    except ValueError:
+        return  # a malformed budget: quantune-assign-precision says what is wrong
     if kind.strip() not in ("weight-bytes", "weight-fraction"):
         return
     lowest = 0.5 if int4 else 1.0
     params = {layer.id: layer.params or 0 for layer in layers}
     smallest = sum((lowest if lid in candidates else 4.0) * p for lid, p in params.items())
-    limit = float(value) * (4.0 * sum(params.values()) if kind.strip() == "weight-fraction" else 1.0)
+    limit = amount * (4.0 * sum(params.values()) if kind.strip() == "weight-fraction" else 1.0)
     if smallest > limit:
         tier = "i4" if int4 else "i8"
         raise QuantuneError(
