@@ -136,15 +136,18 @@ class Bench:
         entries = plan_annotations(plan, precision)
         key = hashlib.sha256(annotations_json(entries).encode()).hexdigest()[:16]
         cached = self.work / f"module-{key}.json"
+        fp32_bytes, quantized = weight_bytes(plan, precision)
         if cached.is_file():
-            return json.loads(cached.read_text())
+            record = json.loads(cached.read_text())
+            record.setdefault("weight_fraction", quantized / fp32_bytes)  # records of older runs lack it
+            record.setdefault("int4_layers", sum(1 for e in entries if e["precision"] == "i4"))
+            return record
         lowered = lower_plan(self.labelled_ir(), plan, precision=precision)
         vmfb = self.work / f"module-{key}.vmfb"
         compile_mlir(lowered.text, self.host, vmfb, recipe=True, extra_flags=lowered.compile_flags)
         runner = ModuleRunner(vmfb, "local-task")
         outputs = np.concatenate([runner(self.x[i : i + 1])[0] for i in range(len(self.x))])
         vmfb.unlink()
-        fp32_bytes, quantized = weight_bytes(plan, precision)
         record = {**self.score(outputs), "int8_layers": lowered.int8_layers, "int4_layers": lowered.int4_layers,
                   "fp32_layers": len(plan.layers) - lowered.int8_layers - lowered.int4_layers,
                   "folded_pairs": lowered.folded_pairs, "weight_fraction": quantized / fp32_bytes}
