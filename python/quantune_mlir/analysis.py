@@ -248,14 +248,17 @@ def _local_error_pass(
     its int8 form and (when instrumented with ``i4=true``) its w4a8 form.
 
     With a ``schedule`` (the module has a layer selector, ``shadow=true``),
-    sample n runs with layer ``schedule[n]`` in int8 on the model's path; its
-    outputs against inference 1's fp32 ``reference`` give that layer's error
-    at the model output (:mod:`quantune_mlir.propagation`).
+    sample n runs with layer ``schedule[n]`` in int8 (w4a8 when both forms
+    are measured) on the model's path; its outputs against inference 1's
+    fp32 ``reference`` give that layer's error at the model output
+    (:mod:`quantune_mlir.propagation`).
     """
     meta = probe_outputs(instrumented)
     sums: dict[int, LocalErrors] = {}
     sums_i4: dict[int, LocalErrors] = {}
     has_i4 = any(I4_SUFFIX in stat for _, stat in meta)
+    first = "sum_err2" + (I4_SUFFIX if has_i4 else "")
+    fed_twin = (first, f"{first}.0")
     shadow = ShadowErrors() if schedule is not None else None
     for index, sample in enumerate(track(calib, len(calib), "inference 2 (local error)")):
         selected = schedule[index] if schedule is not None else NO_LAYER
@@ -263,14 +266,16 @@ def _local_error_pass(
         n_model = len(results) - len(meta)
         local = 0.0
         for (layer_id, stat), value in zip(meta, results[n_model:]):
+            # The selected layer feeds its first twin to the network: the
+            # w4a8 one when both forms are measured.
+            if layer_id == selected and stat in fed_twin:
+                local = float(value)
             if I4_SUFFIX in stat:
                 sums_i4.setdefault(layer_id, LocalErrors()).add(stat.replace(I4_SUFFIX, ""), value)
                 continue
             sums.setdefault(layer_id, LocalErrors()).add(stat, value)
             if has_i4 and stat in ("sum_y2", "count"):  # shared by both forms
                 sums_i4.setdefault(layer_id, LocalErrors()).add(stat, value)
-            if layer_id == selected and stat in ("sum_err2", "sum_err2.0"):
-                local = float(value)
         if shadow is not None:
             shadow.add(selected, results[:n_model], reference[index], local)
     return sums, sums_i4, shadow
@@ -505,8 +510,9 @@ def _inference_2(
     with phases("inference_2", "  running"):
         sums, sums_i4, shadow = _local_error_pass(runner, instrumented, calib, schedule, reference)
         tuning = _tune(sums, ranges_of, options, shadow)
-        # The w4a8 form chooses its own range and correction; the gain to
-        # the output (measured on int8 twins) is the same network path.
+        # The w4a8 form chooses its own range and correction. The gains to
+        # the output are measured on w4a8 twins then (instrument i4=true),
+        # at the size of error the three-tier ranking compares.
         tuning_i4 = _tune(sums_i4, ranges_of, options, shadow) if options.int4 else None
     tuning.degenerate.update(_new_reasons(instrumented, candidates))
     if tuning_i4 is not None:

@@ -486,10 +486,12 @@ InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
       fqWeightI4 = buildFakeQuantWeight(b, loc, quant.weight, *weightI4);
     twinsI4.push_back(buildTwin(fqInput, fqWeightI4));
   }
-  // When selected, the rest of the network reads the first twin.
+  // When selected, the rest of the network reads the first twin: the w4a8
+  // one when both forms are measured, so that the gain to the output is
+  // measured at the size of error the three-tier ranking is about.
   if (selector) {
-    Value switched = buildLayerSelect(b, loc, selector, id, twins.front(),
-                                      output);
+    Value fed = twinsI4.empty() ? twins.front() : twinsI4.front();
+    Value switched = buildLayerSelect(b, loc, selector, id, fed, output);
     output.replaceAllUsesExcept(switched, switched.getDefiningOp());
   }
 

@@ -214,8 +214,8 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
 
     `shadow=true` (mode=local-error) also adds a trailing `tensor<i32>`
     layer-selector argument. The layer whose id equals the selector passes
-    its first candidate's twin, instead of its fp32 result, to the rest of
-    the network (its own probes still compare the two), so the function's
+    its first candidate's twin (the w4a8 twin with `i4=true`), instead of
+    its fp32 result, to the rest of the network (its own probes still compare the two), so the function's
     original results show that one layer's int8 error at the model output:
     a per-sample, one-layer sweep inside inference 2. `-1` selects none.
 
