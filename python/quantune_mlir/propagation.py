@@ -7,7 +7,8 @@ more at the output. The per-layer sweep sees it, at one pass per layer.
 ``--propagation`` measures it inside inference 2 at no extra pass: the
 inference-2 module gets a layer selector (``quantune-instrument
 shadow=true``), and on each calibration sample one layer, in a seeded
-round-robin order, feeds its int8 twin to the rest of the network. That
+round-robin order, feeds its int8 twin (its w4a8 twin when the analysis
+measures three tiers) to the rest of the network. That
 sample's model outputs, against inference 1's fp32 outputs, give the output
 error this one layer causes, next to the local error its probes measure on
 the same sample. Per layer, over the samples that selected it,
