@@ -38,6 +38,8 @@ def main() -> int:
         "model": str(args.model),
         "accuracy": accuracy_file.read_text().strip() if accuracy_file.is_file() else None,
         "calibration_inputs": args.calib,
+        "ratio": ",".join(f"{r:g}" for r in AnalysisOptions().ratio),
+        "propagation": AnalysisOptions().propagation,
         "runs": {},
     }
     for method in ("quantunev2", "sweep"):

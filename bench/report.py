@@ -233,15 +233,19 @@ def main() -> int:
         q, s = rank["runs"]["quantunev2"]["wall_seconds"], rank["runs"]["sweep"]["wall_seconds"]
         lines += [
             "",
-            f"Spearman rank correlation of the sensitivity lists (default ratio 1,1,1,1 for quantunev2): "
+            f"Spearman rank correlation of the sensitivity lists (quantunev2 with its defaults: ratio "
+            f"{rank.get('ratio', '1,1,1,1')}, propagation {'on' if rank.get('propagation') else 'off'}): "
             f"**{rank['spearman']:.3f}**; of activation SQNR alone (local for quantunev2, model output for the "
             f"sweep): **{rank.get('spearman_act_sqnr', float('nan')):.3f}**. Wall time: quantunev2 {q:.1f} s, "
             f"sweep {s:.1f} s ({s / q:.2f}x).",
-            "",
-            "The local metrics do not see how an error propagates: the first convolution is the most",
-            "sensitive layer for the model output in the sweep, but its local error is ordinary. The weight",
-            "terms of the default ratio further pull the ranking away from the output-level one.",
         ]
+        if not rank.get("propagation"):
+            lines += [
+                "",
+                "The local metrics do not see how an error propagates: the first convolution is the most",
+                "sensitive layer for the model output in the sweep, but its local error is ordinary. The weight",
+                "terms of the default ratio further pull the ranking away from the output-level one.",
+            ]
     lowering_path = out / "lowering.json"
     if lowering_path.is_file():
         lines += [""] + lowering_section(json.loads(lowering_path.read_text()))

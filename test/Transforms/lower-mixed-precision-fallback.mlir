@@ -119,10 +119,14 @@ func.func @tiny_input_scale(%a: tensor<1x2xf32>) -> tensor<1x2xf32> {
 // CHECK:         %[[XQ:.+]] = quantune.quantize %{{.+}} qparams <si8, scale = 1.000000e-02, zero_point = 2> : tensor<1x2xf32> -> tensor<1x2xi8>
 // CHECK-NEXT:    %[[W:.+]] = arith.constant dense<{{\[\[}}127, 0], [-51, 0]]> : tensor<2x2xi8>
 // CHECK-NEXT:    %[[E:.+]] = tensor.empty() : tensor<1x2xi32>
-// CHECK-NEXT:    %[[INIT:.+]] = arith.constant dense<[6198, 1073741824]> : tensor<2xi32>
-// CHECK-NEXT:    %[[ACC0:.+]] = linalg.broadcast ins(%[[INIT]] : tensor<2xi32>) outs(%[[E]] : tensor<1x2xi32>) dimensions = [0]
+// CHECK-NEXT:    %[[Z:.+]] = arith.constant 0 : i32
+// CHECK-NEXT:    %[[ACC0:.+]] = linalg.fill ins(%[[Z]] : i32) outs(%[[E]] : tensor<1x2xi32>) -> tensor<1x2xi32>
 // CHECK-NEXT:    %[[ACC:.+]] = linalg.matmul {{{.*}}quantune.precision = #quantune.precision<i8>{{.*}}} ins(%[[XQ]], %[[W]] : tensor<1x2xi8>, tensor<2x2xi8>) outs(%[[ACC0]] : tensor<1x2xi32>) -> tensor<1x2xi32>
-// CHECK-NEXT:    quantune.dequantize %[[ACC]] qparams <si32, axis = 1, scales = [7.87401{{[0-9]*}}E-5, 9.31322{{[0-9]*}}E-10]> : tensor<1x2xi32> -> tensor<1x2xf32>
+// CHECK-NEXT:    %[[INIT:.+]] = arith.constant dense<[6198, 1073741824]> : tensor<2xi32>
+// CHECK-NEXT:    tensor.empty() : tensor<1x2xi32>
+// CHECK-NEXT:    %[[SUM:.+]] = linalg.generic {{.*}} ins(%[[ACC]], %[[INIT]] : tensor<1x2xi32>, tensor<2xi32>)
+// CHECK:         } -> tensor<1x2xi32>
+// CHECK-NEXT:    quantune.dequantize %[[SUM]] qparams <si32, axis = 1, scales = [7.87401{{[0-9]*}}E-5, 9.31322{{[0-9]*}}E-10]> : tensor<1x2xi32> -> tensor<1x2xf32>
 func.func @dead_channel_floor(%a: tensor<1x2xf32>) -> tensor<1x2xf32> {
   %w = arith.constant dense<[[1.0, 1.0e-9], [-0.4, -2.0e-9]]> : tensor<2x2xf32>
   %bias = arith.constant dense<[0.5, 1.0]> : tensor<2xf32>

@@ -142,7 +142,8 @@ struct IntLayerPlan {
   std::vector<int8_t> weights;
   /// The weight scale of every output channel.
   std::vector<double> scales;
-  /// The accumulator's i32 start value of every output channel.
+  /// The i32 start value of every output channel's accumulator, added
+  /// after the layer (its accumulator itself starts at 0).
   std::vector<int32_t> accInit;
   /// Whether the layer's init was a constant (folded into accInit); if not,
   /// it is added back in f32 after the epilogue.
@@ -439,27 +440,15 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan) {
                                 quant.actQParams);
   Value qwConst = buildWeightConstant(b, loc, weightType, plan);
 
+  // The accumulator starts at 0; the start values (bias and zero-point
+  // correction) are added after the layer by an elementwise op that IREE
+  // fuses into the layer's dispatch with the requantization epilogue. Start
+  // values broadcast into the init would cost a broadcast and, with data
+  // tiling, a pack of the init: two dispatches per layer (docs/lowering.md).
   auto accType = outType.clone(i32);
   Value empty = tensor::EmptyOp::create(b, loc, accType.getShape(), i32);
-  Value init;
-  if (llvm::all_equal(plan.accInit)) {
-    Value v =
-        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(plan.accInit[0]));
-    init = linalg::FillOp::create(b, loc, v, empty).getResult(0);
-  } else {
-    SmallVector<int64_t> shape;
-    for (int64_t d : plan.channelDims)
-      shape.push_back(outType.getDimSize(d));
-    auto type = RankedTensorType::get(shape, i32);
-    Value cst = arith::ConstantOp::create(
-        b, loc, type,
-        DenseElementsAttr::get(type, ArrayRef<int32_t>(plan.accInit)));
-    SmallVector<int64_t> dims;
-    for (int64_t d = 0; d < outType.getRank(); ++d)
-      if (!llvm::is_contained(plan.channelDims, d))
-        dims.push_back(d);
-    init = linalg::BroadcastOp::create(b, loc, cst, empty, dims).getResult()[0];
-  }
+  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 
   SmallVector<Value> operands(layer->getOperands());
   operands[inputOperand.getOperandNumber()] = xq;
@@ -478,6 +467,38 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan) {
         linalg::YieldOp::create(nb, nl, sum);
       });
 
+  Value acc = intLayer->getResult(0);
+  if (llvm::any_of(plan.accInit, [](int32_t v) { return v != 0; })) {
+    int64_t rank = outType.getRank();
+    SmallVector<Value> inputs{acc};
+    SmallVector<AffineMap> maps{b.getMultiDimIdentityMap(rank)};
+    std::optional<int32_t> splat;
+    if (llvm::all_equal(plan.accInit)) {
+      splat = plan.accInit[0];
+    } else {
+      SmallVector<int64_t> shape;
+      SmallVector<AffineExpr> dims;
+      for (int64_t d : plan.channelDims) {
+        shape.push_back(outType.getDimSize(d));
+        dims.push_back(b.getAffineDimExpr(d));
+      }
+      auto type = RankedTensorType::get(shape, i32);
+      inputs.push_back(arith::ConstantOp::create(
+          b, loc, type,
+          DenseElementsAttr::get(type, ArrayRef<int32_t>(plan.accInit))));
+      maps.push_back(AffineMap::get(rank, 0, dims, ctx));
+    }
+    acc = buildParallelGeneric(
+        b, loc, acc, i32, inputs, maps,
+        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Value start = splat ? arith::ConstantOp::create(
+                                    nb, nl, nb.getI32IntegerAttr(*splat))
+                                    .getResult()
+                              : args[1];
+          return arith::AddIOp::create(nb, nl, args[0], start);
+        });
+  }
+
   SmallVector<double> accScales;
   for (int64_t c = 0; c < (plan.perChannel ? plan.channels : 1); ++c)
     accScales.push_back(sx * plan.scales[c]);
@@ -488,7 +509,7 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan) {
   auto accQParams = QParamsAttr::get(
       si32, accScales, SmallVector<int64_t>(accScales.size(), 0), axis);
   Value result =
-      DequantizeOp::create(b, loc, outType, intLayer->getResult(0), accQParams);
+      DequantizeOp::create(b, loc, outType, acc, accQParams);
   if (!plan.constantInit) {
     // A non-constant start value is added back in f32.
     Value start = initOperand.get();
