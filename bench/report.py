@@ -84,9 +84,50 @@ def splice(page: str, new_lines: list[str]) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def rank_section(rank: dict) -> list[str]:
+    """The rank agreement of quantunev2 and the sweep on the small trained CNN (bench_rank.py)."""
+    lines: list[str] = []
+    names = list(rank["runs"]["quantunev2"]["sensitivity"])
+    lines += [
+        "",
+        "## Rank agreement on a trained model",
+        "",
+        f"Command: `python bench/bench_rank.py --out bench/results/rank.json`: the small CNN of "
+        f"bench/train_small_cnn.py trained on Fashion-MNIST (seed 0, test accuracy "
+        f"{rank.get('accuracy', 'see log')}), {rank['calibration_inputs']} test images as calibration data.",
+        "",
+        "| layer | quantunev2 sensitivity | sweep sensitivity | local act SQNR (dB) | output SQNR, sweep (dB) |",
+        "|---|---|---|---|---|",
+    ]
+    qv, sw = rank["runs"]["quantunev2"], rank["runs"]["sweep"]
+    for n in names:
+        lines.append(f"| {n} | {qv['sensitivity'][n]:.3f} | {sw['sensitivity'][n]:.3f} | "
+                     f"{qv['act_sqnr'][n]:.1f} | {sw['act_sqnr'][n]:.1f} |")
+    q, s = rank["runs"]["quantunev2"]["wall_seconds"], rank["runs"]["sweep"]["wall_seconds"]
+    lines += [
+        "",
+        f"Spearman rank correlation of the sensitivity lists (quantunev2 with its defaults: ratio "
+        f"{rank.get('ratio', '1,1,1,1')}, propagation {'on' if rank.get('propagation') else 'off'}): "
+        f"**{rank['spearman']:.3f}**; of activation SQNR alone (local for quantunev2, model output for the "
+        f"sweep): **{rank.get('spearman_act_sqnr', float('nan')):.3f}**. Wall time: quantunev2 {q:.1f} s, "
+        f"sweep {s:.1f} s ({s / q:.2f}x).",
+    ]
+    if not rank.get("propagation"):
+        lines += [
+            "",
+            "The local metrics do not see how an error propagates: the first convolution is the most",
+            "sensitive layer for the model output in the sweep, but its local error is ordinary. The weight",
+            "terms of the default ratio further pull the ranking away from the output-level one.",
+        ]
+    return lines
+
+
 def measured_sections(out: Path) -> list[str]:
     """The sections of the benchmarks whose JSON is in ``out`` (not the analysis-time ones)."""
     lines: list[str] = []
+    rank_path = out / "rank.json"
+    if rank_path.is_file():
+        lines += rank_section(json.loads(rank_path.read_text()))
     int4_path = out / "int4.json"
     if int4_path.is_file():
         lines += [""] + int4_section(json.loads(int4_path.read_text()))
@@ -214,38 +255,7 @@ def main() -> int:
             "slowly than the parameters; the weight-metrics pass is the part that is linear in them.",
         ]
     if rank:
-        names = list(rank["runs"]["quantunev2"]["sensitivity"])
-        lines += [
-            "",
-            "## Rank agreement on a trained model",
-            "",
-            f"Command: `python bench/bench_rank.py --out bench/out/rank.json`: the small CNN of "
-            f"bench/train_small_cnn.py trained on Fashion-MNIST (seed 0, test accuracy "
-            f"{rank.get('accuracy', 'see log')}), {rank['calibration_inputs']} test images as calibration data.",
-            "",
-            "| layer | quantunev2 sensitivity | sweep sensitivity | local act SQNR (dB) | output SQNR, sweep (dB) |",
-            "|---|---|---|---|---|",
-        ]
-        qv, sw = rank["runs"]["quantunev2"], rank["runs"]["sweep"]
-        for n in names:
-            lines.append(f"| {n} | {qv['sensitivity'][n]:.3f} | {sw['sensitivity'][n]:.3f} | "
-                         f"{qv['act_sqnr'][n]:.1f} | {sw['act_sqnr'][n]:.1f} |")
-        q, s = rank["runs"]["quantunev2"]["wall_seconds"], rank["runs"]["sweep"]["wall_seconds"]
-        lines += [
-            "",
-            f"Spearman rank correlation of the sensitivity lists (quantunev2 with its defaults: ratio "
-            f"{rank.get('ratio', '1,1,1,1')}, propagation {'on' if rank.get('propagation') else 'off'}): "
-            f"**{rank['spearman']:.3f}**; of activation SQNR alone (local for quantunev2, model output for the "
-            f"sweep): **{rank.get('spearman_act_sqnr', float('nan')):.3f}**. Wall time: quantunev2 {q:.1f} s, "
-            f"sweep {s:.1f} s ({s / q:.2f}x).",
-        ]
-        if not rank.get("propagation"):
-            lines += [
-                "",
-                "The local metrics do not see how an error propagates: the first convolution is the most",
-                "sensitive layer for the model output in the sweep, but its local error is ordinary. The weight",
-                "terms of the default ratio further pull the ranking away from the output-level one.",
-            ]
+        lines += rank_section(rank)
     lowering_path = out / "lowering.json"
     if lowering_path.is_file():
         lines += [""] + lowering_section(json.loads(lowering_path.read_text()))
@@ -278,8 +288,10 @@ def accuracy_sections(out: Path) -> list[str]:
     zoo_accuracy = json.loads(zoo_accuracy_path.read_text()) if zoo_accuracy_path.is_file() else None
     if zoo_accuracy:
         lines += [""] + zoo_accuracy_section(zoo_accuracy)
+    rank_path = out / "rank.json"
+    rank = json.loads(rank_path.read_text()) if rank_path.is_file() else None
     if pretrained or zoo_accuracy:
-        lines += [""] + targets_summary(pretrained, zoo_accuracy)
+        lines += [""] + targets_summary(pretrained, zoo_accuracy, rank)
         accuracy_notes = Path(__file__).parent / "accuracy_notes.md"
         if accuracy_notes.is_file():
             lines += [""] + accuracy_notes.read_text().rstrip().splitlines()

@@ -176,7 +176,7 @@ def zoo_accuracy_section(data: dict) -> list[str]:
     return lines
 
 
-def targets_summary(pretrained: dict | None, zoo: dict | None) -> list[str]:
+def targets_summary(pretrained: dict | None, zoo: dict | None, rank: dict | None = None) -> list[str]:
     """The issue-11 targets, checked against the numbers above."""
     lines = ["## Accuracy targets (issue 11)", ""]
     spearman: dict[str, float] = {}
@@ -224,6 +224,9 @@ def targets_summary(pretrained: dict | None, zoo: dict | None) -> list[str]:
             study = model.get("rank_study", {}).get("propagation")
             if study and "0,1,0,1" in study:
                 spearman[f"zoo {name}"] = study["0,1,0,1"]
+    if rank and rank.get("propagation") and rank.get("ratio") == "0,1,0,1":
+        # bench_rank.py: the small Fashion-MNIST CNN, quantunev2 with its defaults
+        spearman["small CNN (Fashion-MNIST)"] = rank["spearman"]
     if spearman:
         high = [n for n, v in spearman.items() if v is not None and v >= 0.6]
         lines.append(f"- Spearman ≥ 0.6 with the default ratio on {len(high)} of {len(spearman)} trained networks "
