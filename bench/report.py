@@ -128,6 +128,9 @@ def measured_sections(out: Path) -> list[str]:
     rank_path = out / "rank.json"
     if rank_path.is_file():
         lines += rank_section(json.loads(rank_path.read_text()))
+    latency_path = out / "latency.json"
+    if latency_path.is_file():
+        lines += [""] + latency_section(json.loads(latency_path.read_text()))
     int4_path = out / "int4.json"
     if int4_path.is_file():
         lines += [""] + int4_section(json.loads(int4_path.read_text()))
@@ -147,8 +150,6 @@ def main() -> int:
         tmp.replace(page)
         return 0
     analysis = json.loads((out / "analysis.json").read_text())
-    rank_path = out / "rank.json"
-    rank = json.loads(rank_path.read_text()) if rank_path.is_file() else None
     m = analysis["machine"]
     lines = [
         "# Results",
@@ -254,17 +255,12 @@ def main() -> int:
             "modules, which grows with the graph rather than the parameter count, so it rises much more "
             "slowly than the parameters; the weight-metrics pass is the part that is linear in them.",
         ]
-    if rank:
-        lines += rank_section(rank)
     lowering_path = out / "lowering.json"
     if lowering_path.is_file():
         lines += [""] + lowering_section(json.loads(lowering_path.read_text()))
         notes = Path(__file__).parent / "lowering_notes.md"
         if notes.is_file():
             lines += [""] + notes.read_text().rstrip().splitlines()
-    latency_path = out / "latency.json"
-    if latency_path.is_file():
-        lines += [""] + latency_section(json.loads(latency_path.read_text()))
     zoo_path = out / "zoo.json"
     if zoo_path.is_file():
         docs = Path(__file__).resolve().parent.parent / "docs"
