@@ -420,8 +420,11 @@ Value buildWeightConstant(OpBuilder &b, Location loc, RankedTensorType type,
                                        ArrayRef<ReassociationIndices>{all});
 }
 
-/// Rewrites `layer` as integer linalg following `plan`.
-void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan) {
+/// Rewrites `layer` as integer linalg following `plan`. With `startInInit`
+/// the accumulator starts at the start values; otherwise it starts at 0 and
+/// they are added after the layer.
+void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan,
+                bool startInInit) {
   const LayerQuantization &quant = plan.quant;
   OpOperand &inputOperand = *layer.getDpsInputOperand(0);
   OpOperand &weightOperand = getWeightOperand(layer);
@@ -440,15 +443,35 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan) {
                                 quant.actQParams);
   Value qwConst = buildWeightConstant(b, loc, weightType, plan);
 
-  // The accumulator starts at 0; the start values (bias and zero-point
+  // The accumulator starts at 0 and the start values (bias and zero-point
   // correction) are added after the layer by an elementwise op that IREE
   // fuses into the layer's dispatch with the requantization epilogue. Start
-  // values broadcast into the init would cost a broadcast and, with data
-  // tiling, a pack of the init: two dispatches per layer (docs/lowering.md).
+  // values broadcast into the init cost a broadcast and, with data tiling, a
+  // pack of the init: two dispatches per layer. Modules with w4a8 layers keep
+  // the start values in the init (`startInInit`): with the add after the
+  // layers, IREE 3.13 fails to lower a microkernel in some of them
+  // (docs/lowering.md, "Known problems").
   auto accType = outType.clone(i32);
   Value empty = tensor::EmptyOp::create(b, loc, accType.getShape(), i32);
-  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
-  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  Value init;
+  if (!startInInit || llvm::all_equal(plan.accInit)) {
+    int32_t start = startInInit ? plan.accInit[0] : 0;
+    Value v = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(start));
+    init = linalg::FillOp::create(b, loc, v, empty).getResult(0);
+  } else {
+    SmallVector<int64_t> shape;
+    for (int64_t d : plan.channelDims)
+      shape.push_back(outType.getDimSize(d));
+    auto type = RankedTensorType::get(shape, i32);
+    Value cst = arith::ConstantOp::create(
+        b, loc, type,
+        DenseElementsAttr::get(type, ArrayRef<int32_t>(plan.accInit)));
+    SmallVector<int64_t> dims;
+    for (int64_t d = 0; d < outType.getRank(); ++d)
+      if (!llvm::is_contained(plan.channelDims, d))
+        dims.push_back(d);
+    init = linalg::BroadcastOp::create(b, loc, cst, empty, dims).getResult()[0];
+  }
 
   SmallVector<Value> operands(layer->getOperands());
   operands[inputOperand.getOperandNumber()] = xq;
@@ -468,7 +491,8 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan) {
       });
 
   Value acc = intLayer->getResult(0);
-  if (llvm::any_of(plan.accInit, [](int32_t v) { return v != 0; })) {
+  if (!startInInit &&
+      llvm::any_of(plan.accInit, [](int32_t v) { return v != 0; })) {
     int64_t rank = outType.getRank();
     SmallVector<Value> inputs{acc};
     SmallVector<AffineMap> maps{b.getMultiDimIdentityMap(rank)};
@@ -544,7 +568,12 @@ struct LowerMixedPrecisionPass
 
   void runOnOperation() override {
     bool failedAny = false;
-    for (linalg::LinalgOp layer : collectLayers(getOperation())) {
+    SmallVector<linalg::LinalgOp> layers = collectLayers(getOperation());
+    const bool anyW4A8 =
+        !checkOnly && llvm::any_of(layers, [](linalg::LinalgOp layer) {
+          return getIntegerLayerBits(layer) == 4u;
+        });
+    for (linalg::LinalgOp layer : layers) {
       // check-only: every layer the analysis could still make int8 (at
       // its integer precision's weight width if it has one, else 8 bits);
       // lowering: the layers assigned i8 or i4.
@@ -583,7 +612,7 @@ struct LowerMixedPrecisionPass
       numFloored += (*plan)->numFloored;
       if (checkOnly)
         continue;
-      lowerLayer(layer, **plan);
+      lowerLayer(layer, **plan, /*startInInit=*/anyW4A8);
       ++numLowered;
     }
     if (failedAny)
