@@ -85,6 +85,37 @@ func.func @gemm_bias_correction(%x: tensor<1x2xf32>) -> tensor<1x3xf32> {
 
 // -----
 
+// The same Gemm whose value reaches two consumers through a ReLU: folding
+// would make both read the i32 sum, so the start values stay in the
+// accumulator's init (IREE 3.13 fails to lower a microkernel when an added
+// start feeds several epilogues). Same start values as @gemm.
+// CHECK-LABEL: func.func @gemm_two_consumers(
+// CHECK:         %[[START:.+]] = arith.constant dense<[228, -687, -255]> : tensor<3xi32>
+// CHECK-NEXT:    %[[ACC0:.+]] = linalg.broadcast ins(%[[START]] : tensor<3xi32>) outs(%{{.+}} : tensor<1x3xi32>) dimensions = [0]
+// CHECK-NEXT:    %[[ACC:.+]] = linalg.matmul {{.*}} outs(%[[ACC0]] : tensor<1x3xi32>) -> tensor<1x3xi32>
+// CHECK-NEXT:    quantune.dequantize %[[ACC]] qparams
+func.func @gemm_two_consumers(%x: tensor<1x2xf32>) -> (tensor<1x3xf32>, tensor<1x3xf32>) {
+  %wt = arith.constant dense<[[0.4, -1.0], [0.2, 0.25], [-0.2, 0.6]]> : tensor<3x2xf32>
+  %et = tensor.empty() : tensor<2x3xf32>
+  %w = linalg.transpose ins(%wt : tensor<3x2xf32>) outs(%et : tensor<2x3xf32>) permutation = [1, 0]
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x3xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x3xf32>) -> tensor<1x3xf32>
+  %y = linalg.matmul {quantune.layer = 0 : i64, quantune.precision = #quantune.precision<i8>, quantune.act_qparams = #quantune.qparams<si8, scale = 0.05, zero_point = 3>}
+    ins(%x, %w : tensor<1x2xf32>, tensor<2x3xf32>) outs(%init : tensor<1x3xf32>) -> tensor<1x3xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+    ins(%y : tensor<1x3xf32>) outs(%e : tensor<1x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.maximumf %a, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<1x3xf32>
+  %n = arith.constant dense<1.0> : tensor<1x3xf32>
+  %s = linalg.add ins(%r, %n : tensor<1x3xf32>, tensor<1x3xf32>) outs(%e : tensor<1x3xf32>) -> tensor<1x3xf32>
+  return %r, %s : tensor<1x3xf32>, tensor<1x3xf32>
+}
+
+// -----
+
 // CHECK-DAG:     #[[ID4:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 // CHECK-DAG:     #[[CH1:.+]] = affine_map<(d0, d1, d2, d3) -> (d1)>
 // Conv with its bias broadcast into the init: the bias is folded into the

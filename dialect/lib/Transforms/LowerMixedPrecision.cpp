@@ -420,6 +420,21 @@ Value buildWeightConstant(OpBuilder &b, Location loc, RankedTensorType type,
                                        ArrayRef<ReassociationIndices>{all});
 }
 
+/// True when `value` reaches a single consumer: it has one use, and so has
+/// every single-input elementwise op (an activation) it flows through. The
+/// folding pass then builds one epilogue that reads the layer's i32 sum;
+/// with several consumers it builds several.
+bool reachesOneConsumer(Value value) {
+  while (value.hasOneUse()) {
+    auto user = dyn_cast<linalg::GenericOp>(*value.getUsers().begin());
+    if (!user || user.getNumDpsInputs() != 1 || user->getNumResults() != 1 ||
+        user.getNumLoops() != user.getNumParallelLoops())
+      return true;
+    value = user->getResult(0);
+  }
+  return value.use_empty();
+}
+
 /// Rewrites `layer` as integer linalg following `plan`. With `startInInit`
 /// the accumulator starts at the start values; otherwise it starts at 0 and
 /// they are added after the layer.
@@ -447,10 +462,12 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan,
   // correction) are added after the layer by an elementwise op that IREE
   // fuses into the layer's dispatch with the requantization epilogue. Start
   // values broadcast into the init cost a broadcast and, with data tiling, a
-  // pack of the init: two dispatches per layer. Modules with w4a8 layers keep
-  // the start values in the init (`startInInit`): with the add after the
-  // layers, IREE 3.13 fails to lower a microkernel in some of them
-  // (docs/lowering.md, "Known problems").
+  // pack of the init: two dispatches per layer. The start values stay in the
+  // init in modules with w4a8 layers (`startInInit`) and for layers whose
+  // value reaches several consumers (e.g. the next block and a residual add):
+  // there the i32 sum would feed several epilogues, and IREE 3.13 then fails
+  // to lower a microkernel (docs/lowering.md, "Known problems").
+  startInInit = startInInit || !reachesOneConsumer(layer->getResult(0));
   auto accType = outType.clone(i32);
   Value empty = tensor::EmptyOp::create(b, loc, accType.getShape(), i32);
   Value init;
