@@ -22,6 +22,11 @@ class CompileError(QuantuneError):
         self.diagnostics = diagnostics
 
 
+class MicrokernelError(CompileError):
+    """iree-compile could not lower a microkernel call (raised by
+    :func:`compile_mlir` with ``ukernel_fallback=False``)."""
+
+
 def _error_line(exc: Exception) -> str:
     text = str(exc)
     for line in text.splitlines():
@@ -37,6 +42,7 @@ def compile_mlir(
     extra_flags: Sequence[str] = (),
     source_name: str = "<input>",
     recipe: bool = False,
+    ukernel_fallback: bool = True,
 ) -> bytes:
     """Compiles ``mlir_text`` for ``target`` with iree-compile.
 
@@ -46,7 +52,9 @@ def compile_mlir(
     atomically. ``extra_flags`` are passed to iree-compile after the
     target's own flags, so they can override them. ``source_name`` names
     the input in error messages. ``recipe`` adds the target's fast code
-    generation flags (:attr:`Target.recipe`).
+    generation flags (:attr:`Target.recipe`). When IREE cannot lower a
+    microkernel call, the module is compiled again without microkernels, or
+    with ``ukernel_fallback=False`` a :class:`MicrokernelError` is raised.
     """
     passes = (*target.quantune_passes, *(target.recipe_passes if recipe else ()))
     if passes:
@@ -58,6 +66,8 @@ def compile_mlir(
         detail = _error_line(exc).replace("<stdin>", source_name)
         if not (recipe and UKERNELS in flags and "ukernel" in detail):
             raise CompileError(f"iree-compile failed for target {target.spec}: {detail}", str(exc)) from None
+        if not ukernel_fallback:
+            raise MicrokernelError(f"iree-compile failed for target {target.spec}: {detail}", str(exc)) from None
         # IREE 3.13 cannot lower some microkernel calls (seen on strided 1x1
         # int8 convolutions); the rest of the recipe still applies.
         report(f"warning: {detail}; compiling again without microkernels")

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, resolve_keep_fp32, run_analysis
 from quantune_mlir.calib_data import ImageSpec
-from quantune_mlir.compiler import CompileError, compile_mlir
+from quantune_mlir.compiler import CompileError, MicrokernelError, compile_mlir
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import check_paths, check_replaceable, path_or_none, write_directory
 from quantune_mlir.importer import import_onnx
@@ -150,16 +150,29 @@ def _lower_and_compile(
     keep_stages: bool, source_name: str,
 ) -> tuple[LoweredModule, bytes]:
     """Lowers and compiles; a layer whose int8 form IREE cannot compile is
-    made f32 (with the reason in the plan) and the module built again."""
-    for _ in range(_MAX_COMPILE_RETRIES + 1):
+    made f32 (with the reason in the plan) and the module built again.
+
+    IREE 3.13 fails to lower a microkernel in some modules whose integer
+    layers add their start values (bias, zero-point correction) after the
+    layer; such a module is lowered again with the start values in the
+    accumulators' init, which keeps the microkernels (docs/lowering.md,
+    "Known problems"). Only if that also fails are they switched off.
+    """
+    start_in_init = False
+    for _ in range(_MAX_COMPILE_RETRIES + 2):
+        lowering_options = (*target.lowering_options, *(("start-in-init=true",) if start_in_init else ()))
         lowered = lower_plan(labelled, plan, fold=options.fold, precision=options.precision, keep_stages=keep_stages,
-                             lowering_options=target.lowering_options)
+                             lowering_options=lowering_options)
         record_fallbacks(plan, lowered.fallbacks)
         report(f"compiling for {target.spec}")
         try:
             module = compile_mlir(lowered.text, target, output, recipe=options.recipe, source_name=source_name,
-                                  extra_flags=lowered.compile_flags)
+                                  extra_flags=lowered.compile_flags, ukernel_fallback=start_in_init)
             return lowered, module
+        except MicrokernelError as exc:
+            report(f"warning: {str(exc).split(': ', 1)[-1]}; lowering again with the start values in the "
+                   "accumulators' init")
+            start_in_init = True
         except CompileError as exc:
             layer_id = layer_in_error(exc.diagnostics, plan, options.precision)
             if layer_id is None:

@@ -1,6 +1,8 @@
 // RUN: quantune-opt %s --split-input-file --quantune-lower-mixed-precision | FileCheck %s
 // The generic form shows the body the pass builds for the integer layer.
 // RUN: quantune-opt %s --split-input-file --quantune-lower-mixed-precision --mlir-print-op-generic | FileCheck %s --check-prefix=BODY
+// With start-in-init=true every layer's accumulator starts at its start values.
+// RUN: quantune-opt %s --split-input-file --quantune-lower-mixed-precision=start-in-init=true | FileCheck %s --check-prefix=INITSTART
 
 // Expected values come from a numpy reference of the documented arithmetic:
 // weights are read as f32, s_w = max|W_c| / 127 per output channel (in
@@ -17,6 +19,11 @@
 //   q = [[51, 102, -42], [-127, 127, 127]]   (0.4*127 = 50.8, 0.2*127/0.25 = 101.6, -0.2*127/0.6 = -42.3)
 //   sum_c(q) = [-76, 229, 85], zp_x = 3 -> init = -3 * sum = [228, -687, -255]
 //   s_x * s_w = 0.05 * [1.0, 0.25, 0.6f] / 127 = [3.937008e-4, 9.842520e-5, 2.362205e-4]
+// INITSTART-LABEL: func.func @gemm(
+// INITSTART:       %[[START:.+]] = arith.constant dense<[228, -687, -255]> : tensor<3xi32>
+// INITSTART-NEXT:  %[[ACC0:.+]] = linalg.broadcast ins(%[[START]] : tensor<3xi32>) outs(%{{.+}} : tensor<1x3xi32>) dimensions = [0]
+// INITSTART-NEXT:  %[[ACC:.+]] = linalg.matmul {{.*}} outs(%[[ACC0]] : tensor<1x3xi32>) -> tensor<1x3xi32>
+// INITSTART-NEXT:  quantune.dequantize %[[ACC]] qparams
 // CHECK-DAG:     #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
 // CHECK-DAG:     #[[COL:.+]] = affine_map<(d0, d1) -> (d1)>
 // CHECK-LABEL: func.func @gemm(

@@ -56,3 +56,38 @@ def test_precision_override_counts() -> None:
     diagnostics = 'error: loc("fc"): bad'
     assert layer_in_error(diagnostics, plan("f32", "f32", "f32", "f32"), "plan") is None
     assert layer_in_error(diagnostics, plan("f32", "f32", "f32", "f32"), "int8") == 3
+
+
+def test_a_microkernel_failure_relowers_with_the_starts_in_the_init(monkeypatch) -> None:
+    """The first compile fails to lower a microkernel: the module is lowered
+    again with start-in-init=true and compiled with the microkernels kept."""
+    from quantune_mlir import pipeline
+    from quantune_mlir.compiler import MicrokernelError
+    from quantune_mlir.lowering import LoweredModule
+    from quantune_mlir.targets import parse_target
+
+    lowerings: list[tuple[str, ...]] = []
+    compiles: list[bool] = []
+
+    def fake_lower(labelled, plan_, *, lowering_options=(), **kwargs):  # noqa: ANN001, ANN003
+        lowerings.append(tuple(lowering_options))
+        return LoweredModule(text=f"module {len(lowerings)}", int8_layers=3, folded_pairs=2)
+
+    def fake_compile(text, target, output, *, ukernel_fallback=True, **kwargs):  # noqa: ANN001, ANN003
+        compiles.append(ukernel_fallback)
+        if text == "module 1":
+            raise MicrokernelError("iree-compile failed for target host: error: loc(\"down\"): failed to lower "
+                                   "micro kernel operation to function call", "diagnostics")
+        return b"vmfb"
+
+    monkeypatch.setattr(pipeline, "lower_plan", fake_lower)
+    monkeypatch.setattr(pipeline, "compile_mlir", fake_compile)
+    p = plan("i8", "i8", "i8", "f32")
+    lowered, module = pipeline._lower_and_compile("labelled", p, pipeline.QuantizeOptions(), parse_target("host"),
+                                                  "out.vmfb", False, "m.onnx")
+    assert module == b"vmfb" and lowered.text == "module 2"
+    assert lowerings == [(), ("start-in-init=true",)]
+    # The first compile may not switch the microkernels off; the second may.
+    assert compiles == [False, True]
+    # No layer was made f32 for it.
+    assert [layer.precision for layer in p.layers] == ["i8", "i8", "i8", "f32"]

@@ -586,10 +586,11 @@ struct LowerMixedPrecisionPass
   void runOnOperation() override {
     bool failedAny = false;
     SmallVector<linalg::LinalgOp> layers = collectLayers(getOperation());
-    const bool anyW4A8 =
-        !checkOnly && llvm::any_of(layers, [](linalg::LinalgOp layer) {
-          return getIntegerLayerBits(layer) == 4u;
-        });
+    const bool allStartsInInit =
+        startInInit ||
+        (!checkOnly && llvm::any_of(layers, [](linalg::LinalgOp layer) {
+           return getIntegerLayerBits(layer) == 4u;
+         }));
     for (linalg::LinalgOp layer : layers) {
       // check-only: every layer the analysis could still make int8 (at
       // its integer precision's weight width if it has one, else 8 bits);
@@ -629,7 +630,7 @@ struct LowerMixedPrecisionPass
       numFloored += (*plan)->numFloored;
       if (checkOnly)
         continue;
-      lowerLayer(layer, **plan, /*startInInit=*/anyW4A8);
+      lowerLayer(layer, **plan, /*startInInit=*/allStartsInInit);
       ++numLowered;
     }
     if (failedAny)

@@ -410,15 +410,20 @@ def QuantuneLowerMixedPrecision
       code generation fails or is wrong on some shapes;
     * the layer itself becomes the same linalg op on i8 operands with an
       i32 accumulator (`extsi` then `muli`/`addi`);
-    * the accumulator starts from an i32 constant that folds the bias,
+    * the i32 start value of each output channel folds the bias,
       `round(bias / (s_x * s_w))`, and the zero-point correction
-      `-zp_x * sum(w)` per output channel. Padding is explicit in this IR
-      (`tensor.pad` before the layer), so after quantization it pads with
-      the zero point and the correction is exact. When the accumulator's
-      initial value is not a constant fill or broadcast, it is added in f32
-      after the epilogue instead;
-    * a `quantune.dequantize` of the i32 accumulator (si32, scale
-      `s_x * s_w` per output channel) gives the f32 result back.
+      `-zp_x * sum(w)`. Padding is explicit in this IR (`tensor.pad` before
+      the layer), so after quantization it pads with the zero point and the
+      correction is exact. The accumulator starts at 0 and an elementwise
+      `linalg.generic` adds the start values after the layer (IREE fuses it
+      into the layer's dispatch); the start values are the accumulator's
+      init instead for a layer whose value reaches several consumers, in a
+      module with w4a8 layers, and with `start-in-init=true` (IREE 3.13
+      fails to lower a microkernel in some such modules otherwise). When
+      the layer's initial value is not a constant fill or broadcast, it is
+      added in f32 after the epilogue;
+    * a `quantune.dequantize` of the i32 sum (si32, scale `s_x * s_w` per
+      output channel) gives the f32 result back.
 
     Bias headroom: a channel's bias may use at most 2^30 accumulator steps,
     `|b_c| / (s_x * s_w[c]) <= 2^30`. When a channel exceeds that and is
@@ -472,7 +477,10 @@ def QuantuneLowerMixedPrecision
            "quantune.reason); rewrite nothing">,
     Option<"vulkanSafe", "vulkan-safe", "bool", /*default=*/"false",
            "Keep every layer f32 (with a reason): IREE 3.13's SPIR-V "
-           "backend miscompiles int8">
+           "backend miscompiles int8">,
+    Option<"startInInit", "start-in-init", "bool", /*default=*/"false",
+           "Start every integer layer's accumulator at its start values "
+           "instead of adding them after the layer">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
