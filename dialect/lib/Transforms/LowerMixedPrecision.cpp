@@ -142,8 +142,8 @@ struct IntLayerPlan {
   std::vector<int8_t> weights;
   /// The weight scale of every output channel.
   std::vector<double> scales;
-  /// The i32 start value of every output channel's accumulator, added
-  /// after the layer (its accumulator itself starts at 0).
+  /// The i32 start value (bias and zero-point correction) of every output
+  /// channel: the accumulator's init, or added after the layer.
   std::vector<int32_t> accInit;
   /// Whether the layer's init was a constant (folded into accInit); if not,
   /// it is added back in f32 after the epilogue.
@@ -280,9 +280,9 @@ planIntegerLayer(linalg::LinalgOp layer, unsigned bits, std::string &reason) {
           QuantuneDialect::kBiasCorrectionAttrName)) {
     if (correction.getNumElements() != channels) {
       layer->emitError() << describeLayer(layer) << ": '"
-                         << QuantuneDialect::kBiasCorrectionAttrName
-                         << "' has " << correction.getNumElements()
-                         << " values for " << channels << " output channels";
+                         << QuantuneDialect::kBiasCorrectionAttrName << "' has "
+                         << correction.getNumElements() << " values for "
+                         << channels << " output channels";
       return failure();
     }
     if (!bias)
@@ -306,10 +306,9 @@ planIntegerLayer(linalg::LinalgOp layer, unsigned bits, std::string &reason) {
         continue;
       }
       std::string why = "bias of channel " + std::to_string(c) + " is " +
-                        fmt(steps) +
-                        " input-weight quantization steps (bias " + fmt(b) +
-                        ", input scale " + fmt(sx) + ", weight scale " +
-                        fmt(plan.scales[c]) +
+                        fmt(steps) + " input-weight quantization steps (bias " +
+                        fmt(b) + ", input scale " + fmt(sx) +
+                        ", weight scale " + fmt(plan.scales[c]) +
                         "); beyond an i32 accumulator (limit 2^30)";
       if (dead)
         why += "; the channel's weights are negligible, but the layer has "
@@ -339,13 +338,11 @@ planIntegerLayer(linalg::LinalgOp layer, unsigned bits, std::string &reason) {
   // The accumulator's start: bias / (s_x s_w) - zp_x sum(w), in i32.
   plan.accInit.resize(channels);
   for (int64_t c = 0; c < channels; ++c) {
-    double b =
-        bias ? std::nearbyint((*bias)[c] / (sx * plan.scales[c])) : 0.0;
+    double b = bias ? std::nearbyint((*bias)[c] / (sx * plan.scales[c])) : 0.0;
     double v = b - static_cast<double>(zpx) * static_cast<double>(wsum[c]);
-    if (!std::isfinite(v) ||
-        std::fabs(v) > std::numeric_limits<int32_t>::max())
-      return refuse("accumulator start of channel " + Twine(c) + " (" +
-                    fmt(v) + ") does not fit an i32 accumulator");
+    if (!std::isfinite(v) || std::fabs(v) > std::numeric_limits<int32_t>::max())
+      return refuse("accumulator start of channel " + Twine(c) + " (" + fmt(v) +
+                    ") does not fit an i32 accumulator");
     plan.accInit[c] = static_cast<int32_t>(v);
   }
   return std::optional<IntLayerPlan>(std::move(plan));
@@ -420,6 +417,19 @@ Value buildWeightConstant(OpBuilder &b, Location loc, RankedTensorType type,
                                        ArrayRef<ReassociationIndices>{all});
 }
 
+/// The start values of `plan` as an i32 constant over the channel
+/// dimensions of the layer's output (of type `outType`).
+Value buildStartValues(OpBuilder &b, Location loc, const IntLayerPlan &plan,
+                       RankedTensorType outType) {
+  SmallVector<int64_t> shape;
+  for (int64_t d : plan.channelDims)
+    shape.push_back(outType.getDimSize(d));
+  auto type = RankedTensorType::get(shape, b.getI32Type());
+  return arith::ConstantOp::create(
+      b, loc, type,
+      DenseElementsAttr::get(type, ArrayRef<int32_t>(plan.accInit)));
+}
+
 /// True when `value` reaches a single consumer: it has one use, and so has
 /// every single-input elementwise op (an activation) it flows through. The
 /// folding pass then builds one epilogue that reads the layer's i32 sum;
@@ -476,13 +486,7 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan,
     Value v = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(start));
     init = linalg::FillOp::create(b, loc, v, empty).getResult(0);
   } else {
-    SmallVector<int64_t> shape;
-    for (int64_t d : plan.channelDims)
-      shape.push_back(outType.getDimSize(d));
-    auto type = RankedTensorType::get(shape, i32);
-    Value cst = arith::ConstantOp::create(
-        b, loc, type,
-        DenseElementsAttr::get(type, ArrayRef<int32_t>(plan.accInit)));
+    Value cst = buildStartValues(b, loc, plan, outType);
     SmallVector<int64_t> dims;
     for (int64_t d = 0; d < outType.getRank(); ++d)
       if (!llvm::is_contained(plan.channelDims, d))
@@ -517,16 +521,10 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan,
     if (llvm::all_equal(plan.accInit)) {
       splat = plan.accInit[0];
     } else {
-      SmallVector<int64_t> shape;
       SmallVector<AffineExpr> dims;
-      for (int64_t d : plan.channelDims) {
-        shape.push_back(outType.getDimSize(d));
+      for (int64_t d : plan.channelDims)
         dims.push_back(b.getAffineDimExpr(d));
-      }
-      auto type = RankedTensorType::get(shape, i32);
-      inputs.push_back(arith::ConstantOp::create(
-          b, loc, type,
-          DenseElementsAttr::get(type, ArrayRef<int32_t>(plan.accInit))));
+      inputs.push_back(buildStartValues(b, loc, plan, outType));
       maps.push_back(AffineMap::get(rank, 0, dims, ctx));
     }
     acc = buildParallelGeneric(
@@ -549,8 +547,7 @@ void lowerLayer(linalg::LinalgOp layer, const IntLayerPlan &plan,
     axis = plan.channelDims[0];
   auto accQParams = QParamsAttr::get(
       si32, accScales, SmallVector<int64_t>(accScales.size(), 0), axis);
-  Value result =
-      DequantizeOp::create(b, loc, outType, acc, accQParams);
+  Value result = DequantizeOp::create(b, loc, outType, acc, accQParams);
   if (!plan.constantInit) {
     // A non-constant start value is added back in f32.
     Value start = initOperand.get();
@@ -589,8 +586,8 @@ struct LowerMixedPrecisionPass
     const bool allStartsInInit =
         startInInit ||
         (!checkOnly && llvm::any_of(layers, [](linalg::LinalgOp layer) {
-           return getIntegerLayerBits(layer) == 4u;
-         }));
+          return getIntegerLayerBits(layer) == 4u;
+        }));
     for (linalg::LinalgOp layer : layers) {
       // check-only: every layer the analysis could still make int8 (at
       // its integer precision's weight width if it has one, else 8 bits);
