@@ -165,9 +165,12 @@ def _lower_and_compile(
                              lowering_options=lowering_options)
         record_fallbacks(plan, lowered.fallbacks)
         report(f"compiling for {target.spec}")
+        # Re-lowering can only help a module with int8 layers and no w4a8
+        # ones (those already keep every start value in the init).
+        may_relower = not start_in_init and lowered.int8_layers > 0 and lowered.int4_layers == 0
         try:
             module = compile_mlir(lowered.text, target, output, recipe=options.recipe, source_name=source_name,
-                                  extra_flags=lowered.compile_flags, ukernel_fallback=start_in_init)
+                                  extra_flags=lowered.compile_flags, ukernel_fallback=not may_relower)
             return lowered, module
         except MicrokernelError as exc:
             report(f"warning: {str(exc).split(': ', 1)[-1]}; lowering again with the start values in the "
