@@ -28,6 +28,7 @@ Usage: python bench/bench_pretrained.py --out bench/results/pretrained.json
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import platform
@@ -48,13 +49,12 @@ from ort_quant import quantize_static_qdq  # noqa: E402
 from rank_study import study  # noqa: E402
 
 from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, run_analysis  # noqa: E402
-from quantune_mlir.compiler import compile_mlir  # noqa: E402
 from quantune_mlir.importer import import_onnx  # noqa: E402
 from quantune_mlir.jsonio import annotations_json  # noqa: E402
-from quantune_mlir.lowering import lower_plan, plan_annotations  # noqa: E402
+from quantune_mlir.lowering import plan_annotations  # noqa: E402
 from quantune_mlir.onnx_model import load_onnx  # noqa: E402
 from quantune_mlir.opt import run_quantune_opt  # noqa: E402
-from quantune_mlir.pipeline import weight_bytes  # noqa: E402
+from quantune_mlir.pipeline import QuantizeOptions, lower_and_compile, weight_bytes  # noqa: E402
 from quantune_mlir.plan import Plan, load_plan  # noqa: E402
 from quantune_mlir.range_choice import DEFAULT_RATIO  # noqa: E402
 from quantune_mlir.replan import random_plan, replan  # noqa: E402
@@ -142,9 +142,11 @@ class Bench:
             record.setdefault("weight_fraction", quantized / fp32_bytes)  # records of older runs lack it
             record.setdefault("int4_layers", sum(1 for e in entries if e["precision"] == "i4"))
             return record
-        lowered = lower_plan(self.labelled_ir(), plan, precision=precision)
         vmfb = self.work / f"module-{key}.vmfb"
-        compile_mlir(lowered.text, self.host, vmfb, recipe=True, extra_flags=lowered.compile_flags)
+        # The pipeline's retries (microkernel failures, layers IREE cannot
+        # compile in int8) on a copy: the cache key stays the plan's.
+        lowered, _ = lower_and_compile(self.labelled_ir(), copy.deepcopy(plan),
+                                       QuantizeOptions(precision=precision), self.host, vmfb)
         runner = ModuleRunner(vmfb, "local-task")
         outputs = np.concatenate([runner(self.x[i : i + 1])[0] for i in range(len(self.x))])
         vmfb.unlink()

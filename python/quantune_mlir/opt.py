@@ -70,7 +70,7 @@ def run_quantune_opt(mlir_text: str, args: Sequence[str]) -> str:
 
 _TEMP_PATH = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/quantune-[^/\s']*/")
 _DIAG_PREFIX = re.compile(r"^(?:<unknown>|<stdin>|-)(?::\d+)*: error: ")
-_LOC_PREFIX = re.compile(r'^loc\("([^"]*)"\): ')
+_LOC_PREFIX = re.compile(r'^loc\((?:callsite\()?"([^"]*)"(?: at "[^"]*"\))?\): ')
 
 
 def clean_diagnostic(line: str) -> str:

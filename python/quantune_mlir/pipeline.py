@@ -145,18 +145,20 @@ def layer_in_error(diagnostics: str, plan: Plan, precision: Precision) -> int | 
     return None
 
 
-def _lower_and_compile(
-    labelled: str, plan: Plan, options: QuantizeOptions, target: Target, output: str | os.PathLike[str],
-    keep_stages: bool, source_name: str,
+def lower_and_compile(
+    labelled: str, plan: Plan, options: QuantizeOptions, target: Target, output: str | os.PathLike[str] | None,
+    *, keep_stages: bool = False, source_name: str | None = None,
 ) -> tuple[LoweredModule, bytes]:
     """Lowers and compiles; a layer whose int8 form IREE cannot compile is
     made f32 (with the reason in the plan) and the module built again.
 
-    IREE 3.13 fails to lower a microkernel in some modules whose integer
-    layers add their start values (bias, zero-point correction) after the
-    layer; such a module is lowered again with the start values in the
-    accumulators' init, which keeps the microkernels (docs/lowering.md,
-    "Known problems"). Only if that also fails are they switched off.
+    IREE 3.13 fails on some modules whose integer layers add their start
+    values (bias, zero-point correction) after the layer: a microkernel it
+    cannot lower, or a dispatch over the stack limit (mixed ResNet-50
+    plans, where a residual add joins two such layers). A module that fails
+    in that form is first lowered again with the start values in the
+    accumulators' init (docs/lowering.md, "Known problems"); only then are
+    layers made f32, or the microkernels switched off.
     """
     start_in_init = False
     for _ in range(_MAX_COMPILE_RETRIES + 2):
@@ -169,14 +171,16 @@ def _lower_and_compile(
         # ones (those already keep every start value in the init).
         may_relower = not start_in_init and lowered.int8_layers > 0 and lowered.int4_layers == 0
         try:
-            module = compile_mlir(lowered.text, target, output, recipe=options.recipe, source_name=source_name,
+            module = compile_mlir(lowered.text, target, output, recipe=options.recipe,
+                                  source_name=source_name or "<input>",
                                   extra_flags=lowered.compile_flags, ukernel_fallback=not may_relower)
             return lowered, module
-        except MicrokernelError as exc:
-            report(f"warning: {str(exc).split(': ', 1)[-1]}; lowering again with the start values in the "
-                   "accumulators' init")
-            start_in_init = True
         except CompileError as exc:
+            if may_relower:
+                report(f"warning: {clean_diagnostic(str(exc).split(': ', 1)[-1])}; lowering again with the start "
+                       "values in the accumulators' init")
+                start_in_init = True
+                continue
             layer_id = layer_in_error(exc.diagnostics, plan, options.precision)
             if layer_id is None:
                 raise
@@ -236,8 +240,8 @@ def quantize_model(
     if labelled is None:
         labelled = run_quantune_opt(import_onnx(load_onnx(model_path, input_shapes)), LABEL_PASSES)
     _check_plan_matches(plan, labelled, model_path)
-    lowered, module = _lower_and_compile(
-        labelled, plan, options, target, output, emit_mlir is not None, str(model_path)
+    lowered, module = lower_and_compile(
+        labelled, plan, options, target, output, keep_stages=emit_mlir is not None, source_name=str(model_path)
     )
     if save_plan is not None:
         plan.save(save_plan)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,7 +23,7 @@ from quantune_mlir.evaluate import (EvaluationResult, _numpy_dtype, evaluate_mod
 from quantune_mlir.lowering import lower_plan
 from quantune_mlir.plan import Plan
 from quantune_mlir.progress import report
-from quantune_mlir.pipeline import QuantizeOptions, QuantizeResult, weight_bytes
+from quantune_mlir.pipeline import QuantizeOptions, QuantizeResult, lower_and_compile, weight_bytes
 from quantune_mlir.replan import replan
 from quantune_mlir.report import Accuracy, LatencyMs, ParetoPoint, ReportData, Summary
 from quantune_mlir.runtime import ModuleRunner
@@ -91,8 +92,7 @@ def build_report_data(
             report(f"report: budget {spec}")
             plan = replan(result.plan, result.labelled, spec)
             path = Path(tmp) / f"budget-{budget:g}.vmfb"
-            lowered = lower_plan(result.labelled, plan, fold=options.fold, lowering_options=target.lowering_options)
-            compile_mlir(lowered.text, target, path, recipe=options.recipe, extra_flags=lowered.compile_flags)
+            lowered, _ = lower_and_compile(result.labelled, plan, replace(options, precision="plan"), target, path)
             summary = measurer.summary(path, plan, "plan", fp32_path)
             acc = summary.accuracy
             points.append(ParetoPoint(
