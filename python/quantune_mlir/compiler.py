@@ -9,9 +9,10 @@ from iree.compiler import tools as iree_tools
 
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_bytes
+from quantune_mlir.fusion_barriers import add_im2col_barriers
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.progress import report
-from quantune_mlir.targets import UKERNELS, Target
+from quantune_mlir.targets import IMG2COL, UKERNELS, Target
 
 
 class CompileError(QuantuneError):
@@ -52,7 +53,9 @@ def compile_mlir(
     atomically. ``extra_flags`` are passed to iree-compile after the
     target's own flags, so they can override them. ``source_name`` names
     the input in error messages. ``recipe`` adds the target's fast code
-    generation flags (:attr:`Target.recipe`). When IREE cannot lower a
+    generation flags (:attr:`Target.recipe`); where those convert
+    convolutions to im2col, a quantize feeding one is kept in its own
+    dispatch (:mod:`quantune_mlir.fusion_barriers`). When IREE cannot lower a
     microkernel call, the module is compiled again without microkernels, or
     with ``ukernel_fallback=False`` a :class:`MicrokernelError` is raised.
     """
@@ -60,6 +63,8 @@ def compile_mlir(
     if passes:
         mlir_text = run_quantune_opt(mlir_text, passes)
     flags = [*target.flags, *(target.recipe if recipe else ()), *extra_flags]
+    if IMG2COL in flags:
+        mlir_text, _ = add_im2col_barriers(mlir_text)
     try:
         vmfb = iree_tools.compile_str(mlir_text, extra_args=flags)
     except iree_tools.CompilerToolError as exc:

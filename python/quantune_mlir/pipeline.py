@@ -155,37 +155,49 @@ def lower_and_compile(
     IREE 3.13 fails on some modules whose integer layers add their start
     values (bias, zero-point correction) after the layer: a microkernel it
     cannot lower, or a dispatch over the stack limit (mixed ResNet-50
-    plans, where a residual add joins two such layers). A module that fails
-    in that form is first lowered again with the start values in the
-    accumulators' init (docs/lowering.md, "Known problems"); only then are
-    layers made f32, or the microkernels switched off.
+    plans, where a residual add joins two such layers). So a layer that an
+    error names is first lowered again with its start values in the
+    accumulator's init (``start-in-init-layers``), and made f32 only if it
+    fails in that form too. An error that names no integer layer makes
+    every start value start in the init before anything else is tried
+    (docs/lowering.md, "Known problems"); only then are the microkernels
+    switched off.
     """
-    start_in_init = False
-    for _ in range(_MAX_COMPILE_RETRIES + 2):
-        lowering_options = (*target.lowering_options, *(("start-in-init=true",) if start_in_init else ()))
+    every_start_in_init = False
+    starts_in_init: set[int] = set()
+    for _ in range(2 * _MAX_COMPILE_RETRIES + 2):
+        lowering_options = list(target.lowering_options)
+        if every_start_in_init:
+            lowering_options.append("start-in-init=true")
+        elif starts_in_init:
+            lowering_options.append("start-in-init-layers=" + ",".join(map(str, sorted(starts_in_init))))
         lowered = lower_plan(labelled, plan, fold=options.fold, precision=options.precision, keep_stages=keep_stages,
-                             lowering_options=lowering_options)
+                             lowering_options=tuple(lowering_options))
         record_fallbacks(plan, lowered.fallbacks)
         report(f"compiling for {target.spec}")
         # Re-lowering can only help a module with int8 layers and no w4a8
         # ones (those already keep every start value in the init).
-        may_relower = not start_in_init and lowered.int8_layers > 0 and lowered.int4_layers == 0
+        may_relower = not every_start_in_init and lowered.int8_layers > 0 and lowered.int4_layers == 0
         try:
             module = compile_mlir(lowered.text, target, output, recipe=options.recipe,
                                   source_name=source_name or "<input>",
                                   extra_flags=lowered.compile_flags, ukernel_fallback=not may_relower)
             return lowered, module
         except CompileError as exc:
-            if may_relower:
-                report(f"warning: {clean_diagnostic(str(exc).split(': ', 1)[-1])}; lowering again with the start "
-                       "values in the accumulators' init")
-                start_in_init = True
-                continue
+            detail = clean_diagnostic(str(exc).split(": ", 1)[-1])
             layer_id = layer_in_error(exc.diagnostics, plan, options.precision)
+            if may_relower and layer_id is not None and layer_id not in starts_in_init:
+                report(f"warning: {detail}; lowering layer {layer_id} again with its start values in the "
+                       "accumulator's init")
+                starts_in_init.add(layer_id)
+                continue
+            if may_relower and layer_id is None:
+                report(f"warning: {detail}; lowering again with every start value in the accumulators' init")
+                every_start_in_init = True
+                continue
             if layer_id is None:
                 raise
             # The reason also keeps the layer f32 under --precision int8.
-            detail = clean_diagnostic(str(exc).split(": ", 1)[-1])
             record_fallbacks(plan, {layer_id: f"IREE cannot compile its int8 form ({detail})"})
     raise QuantuneError(f"iree-compile kept failing after {_MAX_COMPILE_RETRIES} layers were made f32")
 

@@ -86,6 +86,7 @@ def test_a_microkernel_failure_relowers_with_the_starts_in_the_init(monkeypatch)
     lowered, module = pipeline.lower_and_compile("labelled", p, pipeline.QuantizeOptions(), parse_target("host"),
                                                  "out.vmfb", source_name="m.onnx")
     assert module == b"vmfb" and lowered.text == "module 2"
+    # Its diagnostics name no layer: every start moves into the init.
     assert lowerings == [(), ("start-in-init=true",)]
     # The first compile may not switch the microkernels off; the second may.
     assert compiles == [False, True]
@@ -95,9 +96,9 @@ def test_a_microkernel_failure_relowers_with_the_starts_in_the_init(monkeypatch)
 
 def test_a_layer_error_in_the_start_after_form_relowers_before_blaming_the_layer(monkeypatch) -> None:
     """Pretrained open_nsfw ResNet-50 with a mixed plan: iree-compile put a
-    residual add's dispatch over the stack limit, naming an int8 layer. The
-    start-in-init form compiles, so no layer may be made f32 for it; a
-    failure of that form then blames the layer as before."""
+    residual add's dispatch over the stack limit, naming an int8 layer. That
+    layer is lowered again with its start in the init before it is blamed:
+    only a failure in that form makes it f32."""
     from quantune_mlir import pipeline
     from quantune_mlir.compiler import CompileError
     from quantune_mlir.lowering import LoweredModule
@@ -124,7 +125,7 @@ def test_a_layer_error_in_the_start_after_form_relowers_before_blaming_the_layer
                                                  "out.vmfb")
     assert module == b"vmfb" and lowered.text == "module 3"
     # Start-after fails, start-in-init fails too: only then is "down" made f32.
-    assert lowerings == [(), ("start-in-init=true",), ("start-in-init=true",)]
+    assert lowerings == [(), ("start-in-init-layers=2",), ("start-in-init-layers=2",)]
     assert [layer.precision for layer in p.layers] == ["i8", "i8", "f32", "f32"]
     assert "stack allocation limit" in (p.layers[2].reason or "")
 
@@ -134,3 +135,29 @@ def test_clean_diagnostic_names_the_onnx_node_of_a_callsite_location() -> None:
 
     line = '<stdin>:3:4: error: loc(callsite("conv/BiasAdd" at "graph:tf2onnx")): \'func.func\' op exceeded'
     assert clean_diagnostic(line) == "at ONNX node 'conv/BiasAdd': 'func.func' op exceeded"
+
+
+def test_an_error_naming_no_integer_layer_moves_every_start_into_the_init(monkeypatch) -> None:
+    from quantune_mlir import pipeline
+    from quantune_mlir.compiler import MicrokernelError
+    from quantune_mlir.lowering import LoweredModule
+    from quantune_mlir.targets import parse_target
+
+    lowerings: list[tuple[str, ...]] = []
+
+    def fake_lower(labelled, plan_, *, lowering_options=(), **kwargs):  # noqa: ANN001, ANN003
+        lowerings.append(tuple(lowering_options))
+        return LoweredModule(text=f"module {len(lowerings)}", int8_layers=3, folded_pairs=0)
+
+    def fake_compile(text, target, output, **kwargs):  # noqa: ANN001, ANN003
+        if text == "module 1":
+            raise MicrokernelError("iree-compile failed for target host: error: failed to lower micro kernel "
+                                   "operation to function call", "error: loc(\"Relu_3\"): failed")
+        return b"vmfb"
+
+    monkeypatch.setattr(pipeline, "lower_plan", fake_lower)
+    monkeypatch.setattr(pipeline, "compile_mlir", fake_compile)
+    p = plan("i8", "i8", "i8", "f32")
+    pipeline.lower_and_compile("labelled", p, pipeline.QuantizeOptions(), parse_target("host"), None)
+    assert lowerings == [(), ("start-in-init=true",)]
+    assert [layer.precision for layer in p.layers] == ["i8", "i8", "i8", "f32"]

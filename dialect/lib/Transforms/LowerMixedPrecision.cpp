@@ -627,7 +627,10 @@ struct LowerMixedPrecisionPass
       numFloored += (*plan)->numFloored;
       if (checkOnly)
         continue;
-      lowerLayer(layer, **plan, /*startInInit=*/allStartsInInit);
+      lowerLayer(layer, **plan,
+                 /*startInInit=*/allStartsInInit ||
+                     llvm::is_contained(startInInitLayers,
+                                         getLayerId(layer).value_or(-1)));
       ++numLowered;
     }
     if (failedAny)

@@ -418,8 +418,10 @@ def QuantuneLowerMixedPrecision
       `linalg.generic` adds the start values after the layer (IREE fuses it
       into the layer's dispatch); the start values are the accumulator's
       init instead for a layer whose value reaches several consumers, in a
-      module with w4a8 layers, and with `start-in-init=true` (IREE 3.13
-      fails to lower a microkernel in some such modules otherwise). When
+      module with w4a8 layers, with `start-in-init=true`, and for the layers
+      listed in `start-in-init-layers` (IREE 3.13 fails to compile some
+      such modules otherwise: a microkernel it cannot lower, or a dispatch
+      over the stack limit). When
       the layer's initial value is not a constant fill or broadcast, it is
       added in f32 after the epilogue;
     * a `quantune.dequantize` of the i32 sum (si32, scale `s_x * s_w` per
@@ -480,7 +482,10 @@ def QuantuneLowerMixedPrecision
            "backend miscompiles int8">,
     Option<"startInInit", "start-in-init", "bool", /*default=*/"false",
            "Start every integer layer's accumulator at its start values "
-           "instead of adding them after the layer">
+           "instead of adding them after the layer">,
+    ListOption<"startInInitLayers", "start-in-init-layers", "int64_t",
+               "Ids of the layers whose accumulators start at their start "
+               "values (as start-in-init=true, for these layers only)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
