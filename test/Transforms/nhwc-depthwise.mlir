@@ -1,4 +1,5 @@
 // RUN: quantune-opt %s --quantune-nhwc-depthwise --split-input-file | FileCheck %s
+// RUN: quantune-opt %s --quantune-nhwc-depthwise=f32-accumulate=false --split-input-file | FileCheck %s --check-prefix=INTACC
 
 // The named NCHW depthwise conv is computed on NHWC tensors: the input, the
 // weight (CHW -> HWC) and the init are transposed in, a generic with loops
@@ -33,17 +34,42 @@ func.func @depthwise(%in: tensor<1x8x16x16xf32>, %w: tensor<8x3x3xf32>, %init: t
 
 // -----
 
-// The int8 form (i8 operands, i32 accumulator) keeps its sign extensions.
+// The int8 form (i8 operands, i32 accumulator, 9 taps: |sum| <= 9 * 2^14
+// < 2^24) accumulates exactly in f32 from 0; the i32 init is added after the
+// exact conversion back to i32. The layer labels stay on the reduction.
+// CHECK-DAG: #[[ID4:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 // CHECK-LABEL: func.func @depthwise_i8
-// CHECK:     linalg.generic
-// CHECK-SAME:    ins(%{{.+}}, %{{.+}} : tensor<1x6x6x4xi8>, tensor<3x3x4xi8>) outs(%{{.+}} : tensor<1x4x4x4xi32>)
-// CHECK:       arith.extsi %{{.+}} : i8 to i32
-// CHECK:       arith.extsi %{{.+}} : i8 to i32
-// CHECK:       arith.muli
-// CHECK:       arith.addi
-// CHECK:     linalg.transpose ins(%{{.+}} : tensor<1x4x4x4xi32>) outs(%{{.+}} : tensor<1x4x4x4xi32>) permutation = [0, 3, 1, 2]
+// CHECK-SAME:      %{{[^:]+}}: tensor<1x4x6x6xi8>, %{{[^:]+}}: tensor<4x3x3xi8>, %[[INIT_ARG:[^:]+]]: tensor<1x4x4x4xi32>)
+// CHECK:     %[[O:.+]] = linalg.transpose ins(%[[INIT_ARG]] : tensor<1x4x4x4xi32>) outs(%{{.+}} : tensor<1x4x4x4xi32>) permutation = [0, 2, 3, 1]
+// CHECK:     %[[Z:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK:     %[[F:.+]] = linalg.fill ins(%[[Z]] : f32) outs(%{{.+}} : tensor<1x4x4x4xf32>)
+// CHECK:     %[[S:.+]] = linalg.generic
+// CHECK-SAME:    ins(%{{.+}}, %{{.+}} : tensor<1x6x6x4xi8>, tensor<3x3x4xi8>) outs(%[[F]] : tensor<1x4x4x4xf32>)
+// CHECK-SAME:    attrs = {{ *}}{quantune.layer = 5 : i64}
+// CHECK:       ^bb0(%[[X:.+]]: i8, %[[W:.+]]: i8, %[[ACC:.+]]: f32):
+// CHECK-NEXT:    %[[XF:.+]] = arith.sitofp %[[X]] : i8 to f32
+// CHECK-NEXT:    %[[WF:.+]] = arith.sitofp %[[W]] : i8 to f32
+// CHECK-NEXT:    %[[P:.+]] = arith.mulf %[[XF]], %[[WF]] : f32
+// CHECK-NEXT:    %[[N:.+]] = arith.addf %[[ACC]], %[[P]] : f32
+// CHECK-NEXT:    linalg.yield %[[N]] : f32
+// CHECK:     %[[I:.+]] = linalg.generic {indexing_maps = [#[[ID4]], #[[ID4]], #[[ID4]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[S]], %[[O]] : tensor<1x4x4x4xf32>, tensor<1x4x4x4xi32>)
+// CHECK-NEXT:  ^bb0(%[[A:.+]]: f32, %[[B:.+]]: i32, %{{.+}}: i32):
+// CHECK-NEXT:    %[[AI:.+]] = arith.fptosi %[[A]] : f32 to i32
+// CHECK-NEXT:    %[[T:.+]] = arith.addi %[[AI]], %[[B]] : i32
+// CHECK-NEXT:    linalg.yield %[[T]] : i32
+// CHECK:     linalg.transpose ins(%[[I]] : tensor<1x4x4x4xi32>) outs(%{{.+}} : tensor<1x4x4x4xi32>) permutation = [0, 3, 1, 2]
+// With f32-accumulate=false the named op's body is kept: sign extensions, i32.
+// INTACC-LABEL: func.func @depthwise_i8
+// INTACC:     linalg.generic
+// INTACC-SAME:    ins(%{{.+}}, %{{.+}} : tensor<1x6x6x4xi8>, tensor<3x3x4xi8>) outs(%{{.+}} : tensor<1x4x4x4xi32>)
+// INTACC:       arith.extsi %{{.+}} : i8 to i32
+// INTACC:       arith.extsi %{{.+}} : i8 to i32
+// INTACC:       arith.muli
+// INTACC:       arith.addi
+// INTACC-NOT:   arith.sitofp
+// INTACC:     linalg.transpose ins(%{{.+}} : tensor<1x4x4x4xi32>) outs(%{{.+}} : tensor<1x4x4x4xi32>) permutation = [0, 3, 1, 2]
 func.func @depthwise_i8(%in: tensor<1x4x6x6xi8>, %w: tensor<4x3x3xi8>, %init: tensor<1x4x4x4xi32>) -> tensor<1x4x4x4xi32> {
-  %0 = linalg.depthwise_conv_2d_nchw_chw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+  %0 = linalg.depthwise_conv_2d_nchw_chw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>, quantune.layer = 5 : i64}
     ins(%in, %w : tensor<1x4x6x6xi8>, tensor<4x3x3xi8>) outs(%init : tensor<1x4x4x4xi32>) -> tensor<1x4x4x4xi32>
   return %0 : tensor<1x4x4x4xi32>
 }
@@ -60,4 +86,17 @@ func.func @others(%in: tensor<1x16x16x8xf32>, %w: tensor<3x3x8xf32>, %init: tens
   %0 = linalg.depthwise_conv_2d_nhwc_hwc ins(%in, %w : tensor<1x16x16x8xf32>, tensor<3x3x8xf32>) outs(%init : tensor<1x14x14x8xf32>) -> tensor<1x14x14x8xf32>
   %1 = linalg.conv_2d_nchw_fchw ins(%in2, %w2 : tensor<1x8x16x16xf32>, tensor<4x8x3x3xf32>) outs(%init2 : tensor<1x4x14x14xf32>) -> tensor<1x4x14x14xf32>
   return %0, %1 : tensor<1x14x14x8xf32>, tensor<1x4x14x14xf32>
+}
+
+// -----
+
+// 33x33 i8 taps can sum past 2^24 (1089 * 2^14 > 2^24): i32 accumulation stays.
+// CHECK-LABEL: func.func @depthwise_i8_too_many_taps
+// CHECK-NOT:   arith.sitofp
+// CHECK:       arith.extsi %{{.+}} : i8 to i32
+// CHECK:       arith.muli
+func.func @depthwise_i8_too_many_taps(%in: tensor<1x1x33x33xi8>, %w: tensor<1x33x33xi8>, %init: tensor<1x1x1x1xi32>) -> tensor<1x1x1x1xi32> {
+  %0 = linalg.depthwise_conv_2d_nchw_chw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+    ins(%in, %w : tensor<1x1x33x33xi8>, tensor<1x33x33xi8>) outs(%init : tensor<1x1x1x1xi32>) -> tensor<1x1x1x1xi32>
+  return %0 : tensor<1x1x1x1xi32>
 }
