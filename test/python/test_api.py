@@ -168,7 +168,9 @@ def test_analysis_sees_the_tiny_input_scale_before_the_cut(model_path: Path, tmp
 
 def test_layer_iree_cannot_compile_in_int8_is_retried_in_fp32(model_path: Path, tmp_path: Path, monkeypatch) -> None:
     """iree-compile's diagnostic names the int8 layer's ONNX node: that layer
-    becomes f32 with the reason, and the module is built again."""
+    is first lowered again with its start values in the accumulator's init;
+    when that fails too it becomes f32 with the reason, and the module is
+    built again."""
     import quantune_mlir.pipeline as pipeline
     from quantune_mlir.compiler import CompileError
 
@@ -177,7 +179,7 @@ def test_layer_iree_cannot_compile_in_int8_is_retried_in_fp32(model_path: Path, 
 
     def flaky_compile(text: str, *args, **kwargs):
         calls.append(text.count("i8"))
-        if len(calls) == 1:
+        if len(calls) <= 2:
             raise CompileError("iree-compile failed for target host: error: stack allocation limit exceeded",
                                '<unknown>:0: error: loc("gemm_meta"): \'func.func\' op exceeded stack allocation limit')
         return real_compile(text, *args, **kwargs)
@@ -185,7 +187,9 @@ def test_layer_iree_cannot_compile_in_int8_is_retried_in_fp32(model_path: Path, 
     monkeypatch.setattr(pipeline, "compile_mlir", flaky_compile)
     out = tmp_path / "m.vmfb"
     result = qt.quantize(model_path, out, calib=samples(8), precision="int8")
-    assert len(calls) == 2 and calls[1] < calls[0]  # the second module has fewer int8 values
+    # The retry with the start in the init keeps every int8 value; the
+    # third module, with gemm_meta f32, has fewer.
+    assert len(calls) == 3 and calls[1] == calls[0] and calls[2] < calls[0]
     assert set(result.fallbacks) == {"gemm_meta"}
     assert result.fallbacks["gemm_meta"].startswith("IREE cannot compile its int8 form")
     assert result.int8_layers == 2 and out.is_file()
