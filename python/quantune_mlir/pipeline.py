@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, resolve_keep_fp32, run_analysis
 from quantune_mlir.calib_data import ImageSpec
-from quantune_mlir.compiler import CompileError, MicrokernelError, compile_mlir
+from quantune_mlir.compiler import CompileError, compile_mlir
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import check_paths, check_replaceable, path_or_none, write_directory
 from quantune_mlir.importer import import_onnx

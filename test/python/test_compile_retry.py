@@ -58,11 +58,13 @@ def test_precision_override_counts() -> None:
     assert layer_in_error(diagnostics, plan("f32", "f32", "f32", "f32"), "int8") == 3
 
 
-def test_a_microkernel_failure_relowers_with_the_starts_in_the_init(monkeypatch) -> None:
-    """The first compile fails to lower a microkernel: the module is lowered
-    again with start-in-init=true and compiled with the microkernels kept."""
+def _compile_with_failures(monkeypatch, p: Plan, failures: dict[str, Exception]):  # noqa: ANN001, ANN202
+    """Runs pipeline.lower_and_compile on ``p`` with the lowering and
+    iree-compile faked: the n-th lowering is the text "module n", and
+    compiling a text in ``failures`` raises its error. Returns the lowered
+    module, the module bytes, each lowering's options and each compile's
+    ``ukernel_fallback``."""
     from quantune_mlir import pipeline
-    from quantune_mlir.compiler import MicrokernelError
     from quantune_mlir.lowering import LoweredModule
     from quantune_mlir.targets import parse_target
 
@@ -71,20 +73,31 @@ def test_a_microkernel_failure_relowers_with_the_starts_in_the_init(monkeypatch)
 
     def fake_lower(labelled, plan_, *, lowering_options=(), **kwargs):  # noqa: ANN001, ANN003
         lowerings.append(tuple(lowering_options))
-        return LoweredModule(text=f"module {len(lowerings)}", int8_layers=3, folded_pairs=2)
+        int8 = sum(layer.precision == "i8" for layer in plan_.layers)
+        return LoweredModule(text=f"module {len(lowerings)}", int8_layers=int8, folded_pairs=0)
 
     def fake_compile(text, target, output, *, ukernel_fallback=True, **kwargs):  # noqa: ANN001, ANN003
         compiles.append(ukernel_fallback)
-        if text == "module 1":
-            raise MicrokernelError("iree-compile failed for target host: error: loc(\"down\"): failed to lower "
-                                   "micro kernel operation to function call", "diagnostics")
+        if text in failures:
+            raise failures[text]
         return b"vmfb"
 
     monkeypatch.setattr(pipeline, "lower_plan", fake_lower)
     monkeypatch.setattr(pipeline, "compile_mlir", fake_compile)
-    p = plan("i8", "i8", "i8", "f32")
     lowered, module = pipeline.lower_and_compile("labelled", p, pipeline.QuantizeOptions(), parse_target("host"),
                                                  "out.vmfb", source_name="m.onnx")
+    return lowered, module, lowerings, compiles
+
+
+def test_a_microkernel_failure_relowers_with_the_starts_in_the_init(monkeypatch) -> None:
+    """The first compile fails to lower a microkernel: the module is lowered
+    again with start-in-init=true and compiled with the microkernels kept."""
+    from quantune_mlir.compiler import MicrokernelError
+
+    error = MicrokernelError("iree-compile failed for target host: error: loc(\"down\"): failed to lower "
+                             "micro kernel operation to function call", "diagnostics")
+    p = plan("i8", "i8", "i8", "f32")
+    lowered, module, lowerings, compiles = _compile_with_failures(monkeypatch, p, {"module 1": error})
     assert module == b"vmfb" and lowered.text == "module 2"
     # Its diagnostics name no layer: every start moves into the init.
     assert lowerings == [(), ("start-in-init=true",)]
@@ -99,30 +112,13 @@ def test_a_layer_error_in_the_start_after_form_relowers_before_blaming_the_layer
     residual add's dispatch over the stack limit, naming an int8 layer. That
     layer is lowered again with its start in the init before it is blamed:
     only a failure in that form makes it f32."""
-    from quantune_mlir import pipeline
     from quantune_mlir.compiler import CompileError
-    from quantune_mlir.lowering import LoweredModule
-    from quantune_mlir.targets import parse_target
 
-    lowerings: list[tuple[str, ...]] = []
     stack = ('error: loc(callsite("down" at "graph:m")): \'func.func\' op exceeded stack allocation limit of '
              "32768 bytes for function. Got 103424 bytes")
-
-    def fake_lower(labelled, plan_, *, lowering_options=(), **kwargs):  # noqa: ANN001, ANN003
-        lowerings.append(tuple(lowering_options))
-        int8 = sum(layer.precision == "i8" for layer in plan_.layers)
-        return LoweredModule(text=f"module {len(lowerings)}", int8_layers=int8, folded_pairs=0)
-
-    def fake_compile(text, target, output, **kwargs):  # noqa: ANN001, ANN003
-        if text in ("module 1", "module 2"):
-            raise CompileError(f"iree-compile failed for target host: {stack}", stack)
-        return b"vmfb"
-
-    monkeypatch.setattr(pipeline, "lower_plan", fake_lower)
-    monkeypatch.setattr(pipeline, "compile_mlir", fake_compile)
+    error = CompileError(f"iree-compile failed for target host: {stack}", stack)
     p = plan("i8", "i8", "i8", "f32")
-    lowered, module = pipeline.lower_and_compile("labelled", p, pipeline.QuantizeOptions(), parse_target("host"),
-                                                 "out.vmfb")
+    lowered, module, lowerings, _ = _compile_with_failures(monkeypatch, p, {"module 1": error, "module 2": error})
     assert module == b"vmfb" and lowered.text == "module 3"
     # Start-after fails, start-in-init fails too: only then is "down" made f32.
     assert lowerings == [(), ("start-in-init-layers=2",), ("start-in-init-layers=2",)]
@@ -138,26 +134,11 @@ def test_clean_diagnostic_names_the_onnx_node_of_a_callsite_location() -> None:
 
 
 def test_an_error_naming_no_integer_layer_moves_every_start_into_the_init(monkeypatch) -> None:
-    from quantune_mlir import pipeline
     from quantune_mlir.compiler import MicrokernelError
-    from quantune_mlir.lowering import LoweredModule
-    from quantune_mlir.targets import parse_target
 
-    lowerings: list[tuple[str, ...]] = []
-
-    def fake_lower(labelled, plan_, *, lowering_options=(), **kwargs):  # noqa: ANN001, ANN003
-        lowerings.append(tuple(lowering_options))
-        return LoweredModule(text=f"module {len(lowerings)}", int8_layers=3, folded_pairs=0)
-
-    def fake_compile(text, target, output, **kwargs):  # noqa: ANN001, ANN003
-        if text == "module 1":
-            raise MicrokernelError("iree-compile failed for target host: error: failed to lower micro kernel "
-                                   "operation to function call", "error: loc(\"Relu_3\"): failed")
-        return b"vmfb"
-
-    monkeypatch.setattr(pipeline, "lower_plan", fake_lower)
-    monkeypatch.setattr(pipeline, "compile_mlir", fake_compile)
+    error = MicrokernelError("iree-compile failed for target host: error: failed to lower micro kernel "
+                             "operation to function call", "error: loc(\"Relu_3\"): failed")
     p = plan("i8", "i8", "i8", "f32")
-    pipeline.lower_and_compile("labelled", p, pipeline.QuantizeOptions(), parse_target("host"), None)
+    _, _, lowerings, _ = _compile_with_failures(monkeypatch, p, {"module 1": error})
     assert lowerings == [(), ("start-in-init=true",)]
     assert [layer.precision for layer in p.layers] == ["i8", "i8", "i8", "f32"]

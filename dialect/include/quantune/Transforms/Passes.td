@@ -103,7 +103,7 @@ def QuantuneNhwcDepthwise
     and an elementwise generic converts the sum to i32 (`arith.fptosi`,
     exact) and adds the original i32 init. The values are the same bit for
     bit; IREE 3.13 compiles the f32 form to FMAs, faster on x86 than its
-    i32 multiplies (MobileNetV2 int8 at 224x224: 10.4 to 9.95 ms).
+    i32 multiplies (all-int8 MobileNetV2 at 224x224: 10.3 to 10.0 ms).
 
     Why: IREE 3.13 compiles the named NCHW depthwise op for the CPU as a
     loop nest that reads channels with a stride, about 20x slower than the
