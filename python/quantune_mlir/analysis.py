@@ -43,7 +43,8 @@ from quantune_mlir.onnx_model import graph_inputs, load_onnx
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.plan import LayerPlan, Plan, TierPlan
 from quantune_mlir.progress import report, track
-from quantune_mlir.propagation import NO_LAYER, Propagated, ShadowErrors, propagate, shadow_schedule
+from quantune_mlir.propagation import (NO_LAYER, Propagated, ShadowErrors, propagate, shadow_channels, shadow_feed,
+                                       shadow_schedule)
 from quantune_mlir.range_choice import (
     AUTO_METHODS, CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION, DEFAULT_RATIO,
     LocalErrors, RangeCandidate, choose,
@@ -243,33 +244,39 @@ def _local_error_pass(
     calib: CalibrationInputs,
     schedule: Sequence[int] | None = None,
     reference: Sequence[Sequence[np.ndarray]] = (),
+    bias_correction: bool = False,
 ) -> tuple[dict[int, LocalErrors], dict[int, LocalErrors], ShadowErrors | None]:
     """Inference 2: each layer's local error sums, per candidate range, for
     its int8 form and (when instrumented with ``i4=true``) its w4a8 form.
 
     With a ``schedule`` (the module has a layer selector, ``shadow=true``),
     sample n runs with layer ``schedule[n]`` in int8 (w4a8 when both forms
-    are measured) on the model's path; its outputs against inference 1's
-    fp32 ``reference`` give that layer's error at the model output
-    (:mod:`quantune_mlir.propagation`).
+    are measured) on the model's path, in the form the samples before it
+    choose (range and, with ``bias_correction``, correction); its outputs
+    against inference 1's fp32 ``reference`` give that layer's error at the
+    model output (:mod:`quantune_mlir.propagation`).
     """
     meta = probe_outputs(instrumented)
     sums: dict[int, LocalErrors] = {}
     sums_i4: dict[int, LocalErrors] = {}
     has_i4 = any(I4_SUFFIX in stat for _, stat in meta)
-    first = "sum_err2" + (I4_SUFFIX if has_i4 else "")
-    fed_twin = (first, f"{first}.0")
+    # The fed form's sums: the w4a8 twin's when both forms are measured.
+    fed_sums = sums_i4 if has_i4 else sums
     shadow = ShadowErrors() if schedule is not None else None
+    channels = shadow_channels(instrumented) if shadow is not None else 0
     for index, sample in enumerate(track(calib, len(calib), "inference 2 (local error)")):
         selected = schedule[index] if schedule is not None else NO_LAYER
-        results = runner(*sample, np.array(selected, dtype=np.int32)) if shadow else runner(*sample)
+        if shadow is not None:
+            feed = shadow_feed(fed_sums.get(selected), bias_correction, channels)
+            results = runner(*sample, np.array(selected, dtype=np.int32),
+                             np.array(feed.index, dtype=np.int32), feed.vector)
+        else:
+            results = runner(*sample)
         n_model = len(results) - len(meta)
-        local = 0.0
+        fed = LocalErrors()  # this sample's sums of the form the selected layer fed
         for (layer_id, stat), value in zip(meta, results[n_model:]):
-            # The selected layer feeds its first twin to the network: the
-            # w4a8 one when both forms are measured.
-            if layer_id == selected and stat in fed_twin:
-                local = float(value)
+            if layer_id == selected and (not has_i4 or I4_SUFFIX in stat or stat in ("sum_y2", "count")):
+                fed.add(stat.replace(I4_SUFFIX, ""), value)
             if I4_SUFFIX in stat:
                 sums_i4.setdefault(layer_id, LocalErrors()).add(stat.replace(I4_SUFFIX, ""), value)
                 continue
@@ -277,7 +284,7 @@ def _local_error_pass(
             if has_i4 and stat in ("sum_y2", "count"):  # shared by both forms
                 sums_i4.setdefault(layer_id, LocalErrors()).add(stat, value)
         if shadow is not None:
-            shadow.add(selected, results[:n_model], reference[index], local)
+            shadow.add(selected, results[:n_model], reference[index], feed.local_error(fed))
     return sums, sums_i4, shadow
 
 
@@ -508,7 +515,8 @@ def _inference_2(
         report(f"  note: --propagation samples each layer once; {len(calib)} inputs for "
                f"{len(candidates)} layers leave {len(candidates) - len(calib)} layers with an average gain")
     with phases("inference_2", "  running"):
-        sums, sums_i4, shadow = _local_error_pass(runner, instrumented, calib, schedule, reference)
+        sums, sums_i4, shadow = _local_error_pass(runner, instrumented, calib, schedule, reference,
+                                                  options.bias_correction)
         tuning = _tune(sums, ranges_of, options, shadow)
         # The w4a8 form chooses its own range and correction. The gains to
         # the output are measured on w4a8 twins then (instrument i4=true),

@@ -17,7 +17,17 @@ the same sample. Per layer, over the samples that selected it,
 
 and the output error the layer's final int8 form (chosen range, bias
 correction) would cause over the whole set is estimated as
-``gain_l * local error``. Each layer needs at least one sample, so the
+``gain_l * local error``.
+
+The fed twin is the layer's final form as far as the samples before it
+can tell (:func:`shadow_feed`): the candidate range with the lowest local
+error so far, plus (with bias correction) the mean error per channel so
+far, passed to the module as runtime arguments. How an error grows depends
+on its make-up: a range's clipping error or a mean shift grows differently
+from rounding noise. Feeding the first candidate, uncorrected, measured the
+gain of a form the layer would not have, and misjudged depthwise layers,
+whose final form removes most of that error, by up to 10 dB
+(docs/analysis.md). Each layer needs at least one sample, so the
 calibration set should hold at least as many samples as there are layers;
 a layer left without one gets the geometric mean of the measured gains.
 
@@ -30,10 +40,13 @@ one layer's int8 error, which is small next to their own.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from quantune_mlir.range_choice import LocalErrors, choose
 
 NO_LAYER = -1
 
@@ -45,6 +58,56 @@ def shadow_schedule(layer_ids: Sequence[int], samples: int, seed: int = 0) -> li
         return [NO_LAYER] * samples
     order = list(np.random.default_rng(seed).permutation(np.asarray(sorted(layer_ids), dtype=np.int64)))
     return [int(order[n % len(order)]) for n in range(samples)]
+
+
+_SHADOW_CHANNELS = re.compile(r"quantune\.shadow_channels = (\d+)")
+
+
+def shadow_channels(mlir_text: str) -> int:
+    """The length of the per-channel correction argument of a module
+    instrumented with ``shadow=true`` (0 when it has none)."""
+    match = _SHADOW_CHANNELS.search(mlir_text)
+    return int(match.group(1)) if match else 0
+
+
+@dataclass(frozen=True)
+class ShadowFeed:
+    """The form a selected layer feeds to the network on one sample: its
+    candidate range ``index`` and the ``correction`` added per channel."""
+
+    index: int
+    correction: np.ndarray | None
+    """Per output channel, as the module adds it (f32 values, in f64)."""
+    vector: np.ndarray
+    """The module's correction argument: ``correction`` padded with zeros (f32)."""
+
+    def local_error(self, sample: LocalErrors) -> float:
+        """The fed form's local error on one sample, sum (e - c)^2 with e
+        the twin's error y - y' and c the channel's correction, from the
+        sample's sums of e^2 and of e per channel."""
+        raw = sample.sum_err2.get(self.index, 0.0)
+        sums = sample.sum_err.get(self.index)
+        if self.correction is None or sums is None or sums.size != self.correction.size or sample.count <= 0:
+            return raw
+        per_channel = sample.count / sums.size
+        c = self.correction
+        return max(raw - 2.0 * float(np.dot(c, sums)) + per_channel * float(np.dot(c, c)), 0.0)
+
+
+def shadow_feed(running: LocalErrors | None, bias_correction: bool, channels: int) -> ShadowFeed:
+    """What a selected layer should feed, from its sums over the samples
+    so far (``running``; None or empty before its first sample): the
+    candidate :func:`choose` keeps and, with ``bias_correction``, its
+    correction, written into a ``channels``-long argument."""
+    vector = np.zeros(max(channels, 1), dtype=np.float32)
+    if running is None or running.count <= 0 or not running.sum_err2:
+        return ShadowFeed(0, None, vector)
+    choice = choose(running, len(running.sum_err2), bias_correction)
+    correction = choice.correction
+    if correction is None or correction.size > vector.size or not np.all(np.isfinite(correction)):
+        return ShadowFeed(choice.index, None, vector)
+    vector[: correction.size] = correction
+    return ShadowFeed(choice.index, vector[: correction.size].astype(np.float64), vector)
 
 
 @dataclass

@@ -26,16 +26,20 @@
 // The w4a8 sums compare y with the w4a8 twin.
 // CHECK:         linalg.generic {{.*}} ins(%[[Y]], %[[T4]] : tensor<3x2xf32>, tensor<3x2xf32>) outs(%{{.+}} : tensor<f64>)
 
-// With a layer selector the selected layer feeds its first candidate's w4a8
-// twin (not the int8 one) to the network: the gains to the output are
-// measured at the size of error the three-tier ranking is about.
+// With a layer selector the selected layer feeds the chosen candidate's
+// w4a8 twin (not the int8 one), corrected, to the network: the gains to the
+// output are measured at the size of error the three-tier ranking is about.
 // SHADOW-LABEL: func.func @matmul(
-// SHADOW-SAME:      %[[X:[^:]+]]: tensor<3x2xf32>, %[[SEL:[^:]+]]: tensor<i32>)
+// SHADOW-SAME:      %[[X:[^:]+]]: tensor<3x2xf32>, %[[SEL:[^:]+]]: tensor<i32>, %[[CAND:[^:]+]]: tensor<i32>, %[[CORR:[^:]+]]: tensor<2xf32>)
 // SHADOW:         %[[Y:.+]] = linalg.matmul {{{.*}}quantune.layer = 0 : i64{{.*}}}
 // SHADOW:         %[[T8:.+]] = linalg.matmul ins(%{{.+}}, %{{.+}} :
 // SHADOW-NEXT:    arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e-01], [-0.571428597, 0.257142872]]>
 // SHADOW-NEXT:    %[[T4:.+]] = linalg.matmul ins(%{{.+}}, %{{.+}} :
-// SHADOW:         linalg.generic {{.*}} ins(%[[T4]], %[[Y]], %[[SEL]] : tensor<3x2xf32>, tensor<3x2xf32>, tensor<i32>)
+// SHADOW:         %[[T8B:.+]] = linalg.matmul ins(
+// SHADOW-NEXT:    %[[T4B:.+]] = linalg.matmul ins(
+// SHADOW:         %[[C:.+]] = tensor.extract_slice %[[CORR]][0] [2] [1]
+// SHADOW:         %[[FED:.+]] = linalg.generic {{.*}} ins(%[[T4]], %[[T4B]], %[[CAND]], %[[C]] :
+// SHADOW:         linalg.generic {{.*}} ins(%[[FED]], %[[Y]], %[[SEL]] : tensor<3x2xf32>, tensor<3x2xf32>, tensor<i32>)
 
 // NO-I4: quantune.probe_outputs = ["0:sum_y2", "0:sum_err2.0", "0:sum_err.0", "0:sum_err2.1", "0:sum_err.1", "0:count"]
 // NO-I4-NOT: -0.571428597

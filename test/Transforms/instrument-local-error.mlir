@@ -326,32 +326,56 @@ func.func @buffers(%x: memref<2x2xf32>, %w: memref<2x2xf32>, %out: memref<2x2xf3
 
 //--- shadow.mlir
 
-// shadow=true: a layer selector argument; the selected layer passes its
-// twin (Q(x), Q(W)) on instead of its fp32 result. The layer's own probes
-// still compare the fp32 result with the twin, and the next layer reads the
-// switched value.
+// shadow=true: three trailing arguments, the layer selector, the candidate
+// index and the per-channel correction (as long as the largest output
+// channel count: 3, layer 1's). The selected layer passes on the twin of
+// the given candidate plus its channels' corrections (the first C values)
+// instead of its fp32 result. The layer's own probes still compare the fp32
+// result with each twin, and the next layer reads the switched value.
+// SHADOW-DAG:     #[[ID:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// SHADOW-DAG:     #[[SCALAR:.+]] = affine_map<(d0, d1) -> ()>
+// SHADOW-DAG:     #[[CHANNEL:.+]] = affine_map<(d0, d1) -> (d1)>
 // SHADOW-LABEL: func.func @two(
-// SHADOW-SAME:      %[[X:[^:]+]]: tensor<3x2xf32>, %[[SEL:.+]]: tensor<i32>)
-// SHADOW-SAME:      -> (tensor<3x2xf32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<i32>, tensor<f64>, tensor<f64>, tensor<2xf64>, tensor<i32>)
+// SHADOW-SAME:      %[[X:[^:]+]]: tensor<3x2xf32>, %[[SEL:[^:]+]]: tensor<i32>, %[[CAND:[^:]+]]: tensor<i32>, %[[CORR:[^:]+]]: tensor<3xf32>)
+// SHADOW-SAME:      quantune.shadow_channels = 3 : i64
 // SHADOW:         %[[Y:.+]] = linalg.matmul {{{.*}}quantune.layer = 0 : i64{{.*}}} ins(%[[X]],
-// SHADOW:         %[[TWIN:.+]] = linalg.matmul ins(
-// SHADOW:         %[[SW:.+]] = linalg.generic {{.*}} ins(%[[TWIN]], %[[Y]], %[[SEL]] : tensor<3x2xf32>, tensor<3x2xf32>, tensor<i32>)
+// SHADOW:         %[[TWIN0:.+]] = linalg.matmul ins(
+// SHADOW:         %[[TWIN1:.+]] = linalg.matmul ins(
+// SHADOW:         %[[C0:.+]] = tensor.extract_slice %[[CORR]][0] [2] [1] : tensor<3xf32> to tensor<2xf32>
+// SHADOW:         %[[FED:.+]] = linalg.generic {indexing_maps = [#[[ID]], #[[ID]], #[[SCALAR]], #[[CHANNEL]], #[[ID]]], {{.*}} ins(%[[TWIN0]], %[[TWIN1]], %[[CAND]], %[[C0]] :
+// SHADOW-NEXT:    ^bb0(%[[T0:.+]]: f32, %[[T1:.+]]: f32, %[[K:.+]]: i32, %[[C:.+]]: f32, %{{.+}}: f32):
+// SHADOW-NEXT:      %[[ONE:.+]] = arith.constant 1 : i32
+// SHADOW-NEXT:      %[[IS1:.+]] = arith.cmpi eq, %[[K]], %[[ONE]] : i32
+// SHADOW-NEXT:      %[[PICK:.+]] = arith.select %[[IS1]], %[[T1]], %[[T0]] : f32
+// SHADOW-NEXT:      %[[SUM:.+]] = arith.addf %[[PICK]], %[[C]] : f32
+// SHADOW-NEXT:      linalg.yield %[[SUM]] : f32
+// SHADOW:         %[[SW:.+]] = linalg.generic {{.*}} ins(%[[FED]], %[[Y]], %[[SEL]] : tensor<3x2xf32>, tensor<3x2xf32>, tensor<i32>)
 // SHADOW:           %[[ID0:.+]] = arith.constant 0 : i32
 // SHADOW-NEXT:      %[[IS:.+]] = arith.cmpi eq, %{{.+}}, %[[ID0]] : i32
 // SHADOW-NEXT:      arith.select %[[IS]]
-// SHADOW:         linalg.generic {{.*}} ins(%[[Y]], %[[TWIN]] : {{.*}}) outs(%{{.+}} : tensor<f64>)
+// SHADOW:         linalg.generic {{.*}} ins(%[[Y]], %[[TWIN0]] : {{.*}}) outs(%{{.+}} : tensor<f64>)
 // SHADOW:         %[[Z:.+]] = linalg.matmul {{{.*}}quantune.layer = 1 : i64{{.*}}} ins(%[[SW]],
-// SHADOW:         %[[TWIN1:.+]] = linalg.matmul ins(
-// SHADOW:         %[[SW1:.+]] = linalg.generic {{.*}} ins(%[[TWIN1]], %[[Z]], %[[SEL]] :
-// SHADOW:         return %[[SW1]],
+// Layer 1 has one candidate: its twin, plus all three corrections.
+// SHADOW:         %[[TWINZ:.+]] = linalg.matmul ins(
+// SHADOW:         %[[C1:.+]] = tensor.extract_slice %[[CORR]][0] [3] [1] : tensor<3xf32> to tensor<3xf32>
+// SHADOW:         %[[FEDZ:.+]] = linalg.generic {{.*}} ins(%[[TWINZ]], %[[CAND]], %[[C1]] :
+// SHADOW:         %[[SWZ:.+]] = linalg.generic {{.*}} ins(%[[FEDZ]], %[[Z]], %[[SEL]] :
+// SHADOW:         %[[OUT:.+]] = tensor.extract_slice %[[SWZ]]
+// SHADOW:         return %[[OUT]],
 func.func @two(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
   %w = arith.constant dense<[[1.0, 0.3], [-0.5, 0.26]]> : tensor<2x2xf32>
+  %w2 = arith.constant dense<[[1.0, 0.3, 0.1], [-0.5, 0.26, 0.2]]> : tensor<2x3xf32>
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<3x2xf32>
   %init = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
-  %y = linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5, zero_point = -3>}
+  %e3 = tensor.empty() : tensor<3x3xf32>
+  %init3 = linalg.fill ins(%zero : f32) outs(%e3 : tensor<3x3xf32>) -> tensor<3x3xf32>
+  %y = linalg.matmul {quantune.layer = 0 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.5, zero_point = -3>,
+                      quantune.act_qparams_candidates = [#quantune.qparams<si8, scale = 0.5, zero_point = -3>, #quantune.qparams<si8, scale = 0.25>]}
     ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
   %z = linalg.matmul {quantune.layer = 1 : i64, quantune.act_qparams = #quantune.qparams<si8, scale = 0.25>}
-    ins(%y, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
-  return %z : tensor<3x2xf32>
+    ins(%y, %w2 : tensor<3x2xf32>, tensor<2x3xf32>) outs(%init3 : tensor<3x3xf32>) -> tensor<3x3xf32>
+  %r = tensor.extract_slice %z[0, 0] [3, 2] [1, 1] : tensor<3x3xf32> to tensor<3x2xf32>
+  return %r : tensor<3x2xf32>
 }
+

@@ -172,16 +172,19 @@ def compile_module(text: str, tmp_path: Path, name: str) -> Path:
     return vmfb
 
 
-def run_with_selector(vmfb: Path, x: np.ndarray, selector: int) -> np.ndarray:
-    """Runs a switchable module. Goes to iree.runtime directly because
-    quantune_mlir.runtime passes inputs through np.ascontiguousarray, which
-    turns the 0-d selector into shape (1,)."""
+def run_with_selector(vmfb: Path, x: np.ndarray, selector: int, *extra: np.ndarray) -> np.ndarray | list[np.ndarray]:
+    """Runs a switchable module (with ``extra`` trailing arguments). Goes to
+    iree.runtime directly because quantune_mlir.runtime passes inputs through
+    np.ascontiguousarray, which turns the 0-d selector into shape (1,).
+    Returns the only result, or all of them."""
     config = ireert.Config("local-task")
     context = ireert.SystemContext(config=config)
     module = ireert.VmModule.mmap(config.vm_instance, str(vmfb))
     context.add_vm_module(module)
     (name,) = [n for n in module.function_names if not n.startswith("__")]
-    result = context.modules[module.name][name](x, np.array(selector, dtype=np.int32))
+    result = context.modules[module.name][name](x, np.array(selector, dtype=np.int32), *extra)
+    if isinstance(result, (tuple, list)):
+        return [np.asarray(r.to_host()) for r in result]
     return np.asarray(result.to_host())
 
 
@@ -383,3 +386,63 @@ def test_propagation_estimates_the_output_error_of_each_layer(model: dict, tmp_p
     gemm = plan.layers[1]
     assert gemm.output_sqnr == pytest.approx(gemm.act_sqnr, abs=0.05)
     assert gemm.gain_db == pytest.approx(0.0, abs=0.05)
+
+
+def test_shadow_feeds_the_chosen_candidate_plus_its_correction(model: dict, tmp_path: Path) -> None:
+    """shadow=true: the selected layer passes on the twin of the candidate
+    given at run time plus the given per-channel correction; the rest of the
+    network is fp32. Against numpy, for each layer and candidate; and the fed
+    form's local error, from the sample's sums (ShadowFeed.local_error),
+    against numpy's sum (y - fed)^2."""
+    from quantune_mlir.propagation import ShadowFeed, shadow_channels
+    from quantune_mlir.range_choice import LocalErrors
+
+    w, x = model["weights"], model["x"]
+    qp = qparams(w, x)
+    candidates = {0: [qp[0], (qp[0][0] * 0.25, 0)], 1: [qp[1], (qp[1][0] * 2.0, FC_ZP)]}
+    text = annotate(model["labelled"], tmp_path, qp)
+    path = tmp_path / "candidates.json"
+    path.write_text(json.dumps({"version": 1, "layers": [
+        {"id": lid, "act_qparams_candidates": [{"storage": "si8", "scale": s, "zero_point": z} for s, z in found]}
+        for lid, found in candidates.items()]}))
+    text = run_quantune_opt(text, [f"--quantune-annotate=file={path}",
+                                   "--quantune-instrument=mode=local-error shadow=true"])
+    channels = shadow_channels(text)
+    assert channels == 5  # the gemm's 5 outputs; the conv has 4 channels
+    names = probe_outputs(text)
+    vmfb = compile_module(text, tmp_path, "shadow")
+    xp, f = layer_inputs(w, x)
+    bias = w["B1"][None, :, None, None]
+    y_conv = conv2d(xp, w["W1"]) + bias
+    rng = np.random.default_rng(SEED + 5)
+    for layer in (0, 1):
+        for k, (scale, zp) in enumerate(candidates[layer]):
+            size = 4 if layer == 0 else 5
+            correction = np.zeros(channels, dtype=np.float32)
+            correction[:size] = rng.standard_normal(size).astype(np.float32) * 0.05
+            c = correction[:size].astype(np.float64)
+            if layer == 0:
+                twin = conv2d(fq_act(xp, scale, zp), fq_weight(w["W1"], axis=0)) + bias
+                fed = twin + c[None, :, None, None]
+                y = y_conv
+                out = np.maximum(fed, 0.0).reshape(1, -1).astype(np.float32).astype(np.float64) @ w["W2"].T.astype(np.float64)
+            else:
+                y = f.astype(np.float64) @ w["W2"].T.astype(np.float64)
+                twin = fq_act(f, scale, zp).astype(np.float64) @ fq_weight(w["W2"], axis=0).T.astype(np.float64)
+                fed = twin + c[None, :]
+                out = fed
+            results = run_with_selector(vmfb, x, layer, np.array(k, dtype=np.int32), correction)
+            assert_close(results[0], out, rtol=1e-4)
+            sample = LocalErrors()
+            for name, value in zip(names, results[1:]):
+                lid, _, stat = name.partition(":")
+                if int(lid) == layer:
+                    sample.add(stat, value)
+            feed = ShadowFeed(k, c, correction)
+            expected = float(np.sum((y - fed) ** 2))
+            assert feed.local_error(sample) == pytest.approx(expected, rel=1e-3)
+            # The correction matters: without it the error is another one.
+            assert ShadowFeed(k, None, correction).local_error(sample) != pytest.approx(expected, rel=1e-3)
+    # No layer selected: the fp32 model, whatever the candidate and correction.
+    results = run_with_selector(vmfb, x, -1, np.array(1, dtype=np.int32), np.ones(channels, dtype=np.float32))
+    assert_close(results[0], forward(w, x, {}, set()), rtol=1e-4)

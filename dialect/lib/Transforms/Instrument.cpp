@@ -36,6 +36,15 @@ struct ProbeOutput {
 };
 } // namespace
 
+/// The trailing arguments of a function instrumented with shadow=true: which
+/// layer feeds its twin to the network, which of its candidates' twins, and
+/// the per-channel correction added to that twin.
+struct ShadowArgs {
+  Value layer;
+  Value candidate;
+  Value correction;
+};
+
 /// Histogram bin indices are i32 and computed in f32, whose integers are
 /// exact up to 2^24.
 static constexpr unsigned kMaxBins = 1u << 24;
@@ -78,6 +87,93 @@ static Value reduceKeeping(
         linalg::YieldOp::create(nb, nl, combine(nb, nl, elements, args.back()));
       });
   return generic.getResult(0);
+}
+
+/// Number of output channels of `layer` (the product of its output channel
+/// dimensions, see getOutputChannelDims), if static.
+static std::optional<int64_t>
+getStaticOutputChannelCount(linalg::LinalgOp layer) {
+  if (layer->getNumResults() != 1)
+    return std::nullopt;
+  auto outType = dyn_cast<RankedTensorType>(layer->getResult(0).getType());
+  FailureOr<SmallVector<int64_t>> dims = getOutputChannelDims(layer);
+  if (!outType || failed(dims))
+    return std::nullopt;
+  int64_t count = 1;
+  for (int64_t d : *dims) {
+    if (outType.isDynamicDim(d))
+      return std::nullopt;
+    count *= outType.getDimSize(d);
+  }
+  return count;
+}
+
+/// What a selected layer feeds to the network: `twins[candidate]` (a
+/// runtime index; any other value reads the first twin) plus, with
+/// `channelDims`, the first C values of the correction argument (C the
+/// layer's output channel count, row-major over `channelDims`) added per
+/// channel.
+static Value buildShadowFeed(OpBuilder &b, Location loc, ValueRange twins,
+                             const ShadowArgs &shadowArgs,
+                             const SmallVector<int64_t> *channelDims) {
+  MLIRContext *ctx = b.getContext();
+  auto outType = cast<RankedTensorType>(twins.front().getType());
+  int64_t rank = outType.getRank();
+  SmallVector<Value> operands(twins.begin(), twins.end());
+  SmallVector<AffineMap> maps(twins.size(), b.getMultiDimIdentityMap(rank));
+  operands.push_back(shadowArgs.candidate);
+  maps.push_back(AffineMap::get(rank, 0, ctx));
+  bool corrected = channelDims && !channelDims->empty();
+  if (corrected) {
+    SmallVector<int64_t> shape;
+    SmallVector<AffineExpr> exprs;
+    int64_t channels = 1;
+    for (int64_t d : *channelDims) {
+      shape.push_back(outType.getDimSize(d));
+      exprs.push_back(getAffineDimExpr(d, ctx));
+      channels *= outType.getDimSize(d);
+    }
+    Value slice = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({channels}, b.getF32Type()),
+        shadowArgs.correction, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(channels)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    if (shape.size() > 1) {
+      SmallVector<ReassociationIndices> all(1);
+      for (int64_t i = 0, e = shape.size(); i < e; ++i)
+        all.front().push_back(i);
+      slice = tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get(shape, b.getF32Type()), slice, all);
+    }
+    operands.push_back(slice);
+    maps.push_back(AffineMap::get(rank, 0, exprs, ctx));
+  }
+  Type elementType = outType.getElementType();
+  Value init = createEmptyLike(b, loc, twins.front(), elementType);
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  size_t count = twins.size();
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), operands, init, maps,
+             SmallVector<utils::IteratorType>(rank,
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value value = args[0];
+               Value candidate = args[count];
+               for (size_t k = 1; k < count; ++k) {
+                 Value index = arith::ConstantOp::create(
+                     nb, nl, nb.getI32IntegerAttr(static_cast<int32_t>(k)));
+                 Value picked = arith::CmpIOp::create(
+                     nb, nl, arith::CmpIPredicate::eq, candidate, index);
+                 value =
+                     arith::SelectOp::create(nb, nl, picked, args[k], value);
+               }
+               if (corrected)
+                 value = arith::AddFOp::create(
+                     nb, nl, value,
+                     castFloat(nb, nl, args[count + 1], elementType));
+               linalg::YieldOp::create(nb, nl, value);
+             })
+      .getResult(0);
 }
 
 /// Reduces `inputs` over all dimensions into a 0-d tensor (reduceKeeping
@@ -275,7 +371,7 @@ private:
   LogicalResult addRangeProbes(OpBuilder &b, linalg::LinalgOp layer,
                                SmallVectorImpl<ProbeOutput> &outputs);
   LogicalResult addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
-                                    Value selector,
+                                    const ShadowArgs &shadowArgs,
                                     SmallVectorImpl<ProbeOutput> &outputs);
 };
 } // namespace
@@ -312,14 +408,34 @@ LogicalResult InstrumentPass::instrumentFunction(func::FuncOp func,
                << "quantune-instrument: layer " << *getLayerId(layer)
                << " does not have tensor semantics";
 
-  // shadow: the selected layer feeds its int8 twin to the network.
-  Value selector;
+  // shadow: the selected layer feeds one of its int8 twins, corrected, to
+  // the network.
+  ShadowArgs shadowArgs;
   if (mode == InstrumentMode::LocalError && shadow) {
     FailureOr<Value> added =
         addLayerSelectorArgument(func, layers, "quantune-instrument");
     if (failed(added))
       return failure();
-    selector = *added;
+    shadowArgs.layer = *added;
+    MLIRContext *ctx = func.getContext();
+    int64_t channels = 1;
+    for (linalg::LinalgOp layer : layers)
+      if (std::optional<int64_t> count = getStaticOutputChannelCount(layer))
+        channels = std::max(channels, *count);
+    Type candidateType = RankedTensorType::get({}, IntegerType::get(ctx, 32));
+    Type correctionType =
+        RankedTensorType::get({channels}, Float32Type::get(ctx));
+    unsigned next = func.getNumArguments();
+    if (failed(func.insertArguments({next, next}, {candidateType, correctionType},
+                                    {DictionaryAttr(), DictionaryAttr()},
+                                    {func.getLoc(), func.getLoc()})))
+      return func.emitError() << "quantune-instrument: cannot add the shadow "
+                                 "arguments to @"
+                              << func.getSymName();
+    shadowArgs.candidate = func.getArgument(next);
+    shadowArgs.correction = func.getArgument(next + 1);
+    func->setAttr(QuantuneDialect::kShadowChannelsAttrName,
+                  IntegerAttr::get(IntegerType::get(ctx, 64), channels));
   }
 
   OpBuilder b(func.getContext());
@@ -328,7 +444,7 @@ LogicalResult InstrumentPass::instrumentFunction(func::FuncOp func,
     b.setInsertionPointAfter(layer);
     LogicalResult added = mode == InstrumentMode::Ranges
                               ? addRangeProbes(b, layer, outputs)
-                              : addLocalErrorProbes(b, layer, selector,
+                              : addLocalErrorProbes(b, layer, shadowArgs,
                                                     outputs);
     if (failed(added))
       return failure();
@@ -395,7 +511,7 @@ InstrumentPass::addRangeProbes(OpBuilder &b, linalg::LinalgOp layer,
 
 LogicalResult
 InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
-                                    Value selector,
+                                    const ShadowArgs &shadowArgs,
                                     SmallVectorImpl<ProbeOutput> &outputs) {
   int64_t id = *getLayerId(layer);
   // Nothing to compare against: a layer forced to f32, or one without
@@ -486,12 +602,16 @@ InstrumentPass::addLocalErrorProbes(OpBuilder &b, linalg::LinalgOp layer,
       fqWeightI4 = buildFakeQuantWeight(b, loc, quant.weight, *weightI4);
     twinsI4.push_back(buildTwin(fqInput, fqWeightI4));
   }
-  // When selected, the rest of the network reads the first twin: the w4a8
-  // one when both forms are measured, so that the gain to the output is
-  // measured at the size of error the three-tier ranking is about.
-  if (selector) {
-    Value fed = twinsI4.empty() ? twins.front() : twinsI4.front();
-    Value switched = buildLayerSelect(b, loc, selector, id, fed, output);
+  // When selected, the rest of the network reads the twin of the chosen
+  // candidate plus the correction (the w4a8 twin when both forms are
+  // measured), so that the gain to the output is measured on the form the
+  // layer will have, at the size of error the ranking is about.
+  if (shadowArgs.layer) {
+    Value fed = buildShadowFeed(b, loc, twinsI4.empty() ? twins : twinsI4,
+                                shadowArgs,
+                                perChannel ? &*channelDims : nullptr);
+    Value switched =
+        buildLayerSelect(b, loc, shadowArgs.layer, id, fed, output);
     output.replaceAllUsesExcept(switched, switched.getDefiningOp());
   }
 

@@ -60,6 +60,10 @@ def Quantune_Dialect : Dialect {
     /// On an instrumented function: what each extra result holds, as
     /// "<layer id>:<statistic>" strings, in result order.
     static constexpr ::llvm::StringLiteral kProbeOutputsAttrName = "quantune.probe_outputs";
+    /// On a function instrumented with a layer selector (shadow=true): the
+    /// size of its trailing per-channel correction argument (i64), the
+    /// largest output channel count of its layers.
+    static constexpr ::llvm::StringLiteral kShadowChannelsAttrName = "quantune.shadow_channels";
   }];
 }
 

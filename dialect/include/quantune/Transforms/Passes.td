@@ -228,12 +228,21 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
     `sum_err_i4` (with the same `.k` suffixes). `sum_y2` and `count` are
     shared. One inference thus measures both integer tiers.
 
-    `shadow=true` (mode=local-error) also adds a trailing `tensor<i32>`
-    layer-selector argument. The layer whose id equals the selector passes
-    its first candidate's twin (the w4a8 twin with `i4=true`), instead of
-    its fp32 result, to the rest of the network (its own probes still compare the two), so the function's
-    original results show that one layer's int8 error at the model output:
-    a per-sample, one-layer sweep inside inference 2. `-1` selects none.
+    `shadow=true` (mode=local-error) also adds three trailing arguments: a
+    `tensor<i32>` layer selector, a `tensor<i32>` candidate index and a
+    `tensor<Cxf32>` correction, C the largest static output channel count
+    of the function's layers (recorded as `quantune.shadow_channels` on the
+    function). The layer whose id equals the selector passes the twin of
+    the given candidate (the first for an index out of range; the w4a8
+    twin with `i4=true`) plus the first c values of the correction (c its
+    own channel count, row-major over its output channel dimensions; none
+    when those are dynamic), instead of its fp32 result, to the rest of the
+    network (its own probes still compare the fp32 result with each twin),
+    so the function's original results show that one layer's int8 error at
+    the model output: a per-sample, one-layer sweep inside inference 2.
+    The caller passes the range and bias correction the layer would get, so
+    that the error measured is the one of the layer's final form. `-1`
+    selects none.
 
     In `quantune.probe_outputs`, `<layer>` is the layer id. Instrumented
     functions must be single-block and not called from elsewhere (their
@@ -255,7 +264,8 @@ def QuantuneInstrument : Pass<"quantune-instrument", "::mlir::ModuleOp"> {
     Option<"bits", "bits", "unsigned", /*default=*/"8",
            "Weight bit width of the quantized twin (mode=local-error)">,
     Option<"shadow", "shadow", "bool", /*default=*/"false",
-           "Add a layer selector: the selected layer feeds its int8 twin to "
+           "Add a layer selector, candidate index and correction: the "
+           "selected layer feeds that candidate's int8 twin, corrected, to "
            "the rest of the network (mode=local-error)">,
     Option<"i4", "i4", "bool", /*default=*/"false",
            "Also measure each layer's w4a8 twin (4-bit weights), as "
