@@ -442,7 +442,20 @@ def quantune_stage(text: str, options: argparse.Namespace, iree_flags: Sequence[
         for stage, stage_text in lowered.stages.items():
             write_text(emit_dir / f"{stage}.mlir", stage_text)
     passes = _target_passes(iree_flags)
-    return run_quantune_opt(lowered.text, passes) if passes else lowered.text
+    text = run_quantune_opt(lowered.text, passes) if passes else lowered.text
+    if _im2col_requested(iree_flags):
+        from quantune_mlir.fusion_barriers import add_im2col_barriers
+
+        text, _ = add_im2col_barriers(text)
+    return text
+
+
+def _im2col_requested(iree_flags: Sequence[str]) -> bool:
+    """Whether the flags turn convolutions into im2col (as the CPU recipe
+    does): then a quantize is kept out of the im2col it feeds, as
+    ``quantune quantize`` does (:mod:`quantune_mlir.fusion_barriers`)."""
+    return any(_flag_name(f) == "iree-preprocessing-pass-pipeline" and "convert-conv2d-to-img2col" in f
+               for f in iree_flags)
 
 
 # ---------------------------------------------------------------------------

@@ -259,3 +259,50 @@ def test_int4_plan_keeps_4_bit_weights(setup: dict[str, Path], tmp_path: Path) -
     flat = q.ravel()
     packed = ((flat[0::2].astype(np.uint8) & 0xF) | ((flat[1::2].astype(np.uint8) & 0xF) << 4)).tobytes()
     assert packed in out.read_bytes()
+
+
+def _unpadded_conv_model() -> onnx.ModelProto:
+    """Conv 3x3 (no padding) on the input, Relu, Conv 3x3, Flatten, Gemm."""
+    rng = np.random.default_rng(5)
+    init = [onnx.numpy_helper.from_array((rng.standard_normal(shape) * 0.3).astype(np.float32), name)
+            for name, shape in (("W1", (8, 3, 3, 3)), ("W2", (8, 8, 3, 3)), ("W3", (10, 8 * 12 * 12)))]
+    nodes = [
+        helper.make_node("Conv", ["x", "W1"], ["c1"], name="conv1", kernel_shape=[3, 3]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "W2"], ["c2"], name="conv2", kernel_shape=[3, 3]),
+        helper.make_node("Flatten", ["c2"], ["f"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["f", "W3"], ["y"], name="fc", transB=1),
+    ]
+    graph = helper.make_graph(nodes, "unpadded", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], initializer=init)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_im2col_flags_keep_the_quantize_out_of_the_im2col(tmp_path: Path) -> None:
+    """With the CPU recipe's im2col flag, the drop-in driver inserts the same
+    barrier as `quantune quantize` between the input's quantize and conv1
+    (conv2 reads conv1's folded int8 epilogue, no quantize), and the module
+    computes the same numbers as without im2col."""
+    from quantune_mlir.api import analyze
+    from quantune_mlir.targets import IMG2COL
+
+    onnx_path = tmp_path / "unpadded.onnx"
+    onnx.save(_unpadded_conv_model(), onnx_path)
+    mlir = tmp_path / "model.mlir"
+    mlir.write_text(import_onnx(load_onnx(onnx_path)))
+    calib = np.random.default_rng(6).standard_normal((8, 3, 16, 16)).astype(np.float32)
+    plan = tmp_path / "plan.json"
+    analyze(onnx_path, calib, budget="fp32-count=0").plan.save(plan)
+    for flags, barriers in (((), 0), ((IMG2COL,), 1)):
+        ir = tmp_path / f"input-{barriers}.mlir"
+        proc = run_tool(*CPU_FLAGS, *flags, f"--quantune-plan={plan}", "--compile-to=input", mlir, "-o", ir)
+        assert proc.returncode == 0, proc.stderr
+        assert ir.read_text().count("util.optimization_barrier") == barriers
+    plain, im2col = tmp_path / "plain.vmfb", tmp_path / "im2col.vmfb"
+    assert run_tool(*CPU_FLAGS, f"--quantune-plan={plan}", mlir, "-o", plain).returncode == 0
+    proc = run_tool(*CPU_FLAGS, IMG2COL, f"--quantune-plan={plan}", mlir, "-o", im2col)
+    assert proc.returncode == 0, proc.stderr
+    xs = [np.random.default_rng(seed).standard_normal((1, 3, 16, 16)).astype(np.float32) for seed in (7, 8)]
+    for x in xs:
+        a, b = ModuleRunner(plain, device="local-task")(x)[0], ModuleRunner(im2col, device="local-task")(x)[0]
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
