@@ -446,3 +446,39 @@ def test_shadow_feeds_the_chosen_candidate_plus_its_correction(model: dict, tmp_
     # No layer selected: the fp32 model, whatever the candidate and correction.
     results = run_with_selector(vmfb, x, -1, np.array(1, dtype=np.int32), np.ones(channels, dtype=np.float32))
     assert_close(results[0], forward(w, x, {}, set()), rtol=1e-4)
+
+
+def test_propagation_with_range_choice_and_bias_correction(model: dict, tmp_path: Path) -> None:
+    """With per-layer ranges and bias correction, the estimated output SQNR
+    of each layer is that of its final form: the chosen range plus the
+    plan's correction, against numpy's one-layer sweep of that form. The
+    inputs are shifted so that the conv's int8 error has a mean worth
+    correcting."""
+    from quantune_mlir.api import analyze
+
+    w = dict(model["weights"])
+    onnx_path = tmp_path / "model.onnx"
+    onnx.save(_model_proto(w), onnx_path)
+    calib = (np.random.default_rng(SEED + 3).standard_normal((48, 3, 8, 8)) + 0.5).astype(np.float32)
+    plan = analyze(onnx_path, calib, calib_method="auto", bias_correction=True, propagation=True,
+                   budget="fp32-count=0").plan
+    assert any(layer.bias_correction for layer in plan.layers)
+
+    def final_form(layer_id: int, x: np.ndarray) -> np.ndarray:
+        layer = plan.layers[layer_id]
+        c = np.asarray(layer.bias_correction or [0.0] * (4 if layer_id == 0 else 5), dtype=np.float64)
+        qp = (layer.act_scale, layer.act_zero_point)
+        xp = pad(x)
+        if layer_id == 0:
+            y = conv2d(fq_act(xp, *qp), fq_weight(w["W1"], axis=0)) + w["B1"][None, :, None, None]
+            f = np.maximum(y + c[None, :, None, None], 0.0).reshape(1, -1).astype(np.float32)
+            return f.astype(np.float64) @ w["W2"].T.astype(np.float64)
+        _, f = layer_inputs(w, x)
+        return fq_act(f, *qp).astype(np.float64) @ fq_weight(w["W2"], axis=0).T.astype(np.float64) + c[None, :]
+
+    reference = [forward(w, x[None], {}, set()) for x in calib]
+    signal = sum(float(np.sum(r**2)) for r in reference)
+    for layer in plan.layers:
+        error = sum(float(np.sum((final_form(layer.id, x[None]) - r) ** 2)) for x, r in zip(calib, reference))
+        true_sqnr = 10 * np.log10(signal / error)
+        assert abs(layer.output_sqnr - true_sqnr) < 1.0, (layer.name, layer.output_sqnr, true_sqnr)
