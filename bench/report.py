@@ -228,10 +228,10 @@ def main() -> int:
         "compiled with the CPU recipe (2-3x faster inferences at 224x224 than IREE's defaults); running",
         "calibration samples in batches was measured and is slower on this CPU (latency_notes below);",
         "compiling one module for both inferences (qparams as runtime inputs) is not built: the",
-        "first compile is what it would save (ResNet50: 17.5 of 225 s, ResNet18: 22 of 126 s), and",
+        "first compile is what it would save (ResNet50: 16 of 223 s, ResNet18: 22 of 126 s), and",
         "a module that serves both inferences must skip its int8 twins in inference 1 (host-side",
         "control flow on a runtime flag), or inference 1 would cost about what inference 2 costs",
-        "(ResNet50: 77 s more, against 17.5 s saved). The inference-2 module does take its propagation",
+        "(ResNet50: 76 s more, against 16 s saved). The inference-2 module does take its propagation",
         "choices (candidate range, bias correction) as runtime arguments (docs/analysis.md).",
     ]
     if analysis["scaling"]:
