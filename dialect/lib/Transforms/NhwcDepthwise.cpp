@@ -73,31 +73,11 @@ Value buildF32AccumulatingDepthwise(OpBuilder &b, Location loc, Value input,
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   Value empty = tensor::EmptyOp::create(b, loc, initType.getShape(), f32);
   Value acc0 = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
-  // The weight is converted once, in its own elementwise op (a constant
-  // weight becomes an f32 constant at compile time), not once per tap.
-  auto weightType = cast<RankedTensorType>(weight.getType());
-  AffineMap weightId = b.getMultiDimIdentityMap(weightType.getRank());
-  Value weightF32 =
-      linalg::GenericOp::create(
-          b, loc,
-          RankedTensorType::get(weightType.getShape(), f32),
-          ValueRange{weight},
-          ValueRange{tensor::EmptyOp::create(b, loc, weightType.getShape(),
-                                             f32)},
-          SmallVector<AffineMap>(2, weightId),
-          SmallVector<utils::IteratorType>(weightType.getRank(),
-                                           utils::IteratorType::parallel),
-          [&](OpBuilder &nb, Location nloc, ValueRange args) {
-            linalg::YieldOp::create(
-                nb, nloc,
-                arith::SIToFPOp::create(nb, nloc, f32, args[0]).getResult());
-          })
-          .getResult(0);
   auto sum = linalg::GenericOp::create(
-      b, loc, acc0.getType(), ValueRange{input, weightF32}, acc0, maps,
-      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+      b, loc, acc0.getType(), ValueRange{input, weight}, acc0, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value x = arith::SIToFPOp::create(nb, nloc, f32, args[0]);
-        Value w = args[1];
+        Value w = arith::SIToFPOp::create(nb, nloc, f32, args[1]);
         Value prod = arith::MulFOp::create(nb, nloc, x, w);
         Value next = arith::AddFOp::create(nb, nloc, args[2], prod);
         linalg::YieldOp::create(nb, nloc, next);
