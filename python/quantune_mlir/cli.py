@@ -262,8 +262,9 @@ def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
                    f"to its bias; default: {'on' if DEFAULT_BIAS_CORRECTION else 'off'}")
     p.add_argument("--propagation", action=argparse.BooleanOptionalAction, default=None,
                    help="rank layers by their estimated error at the model output: in inference 2 each "
-                   "calibration input also runs with one layer in int8 (round robin), which measures how "
-                   "that layer's error grows downstream; needs at least as many inputs as layers; "
+                   "calibration input also runs with one layer in its int8 form (round robin; the range and "
+                   "bias correction chosen so far), which measures how that layer's error grows downstream; "
+                   "needs at least as many inputs as layers, and ranks better with more; "
                    f"default: {'on' if DEFAULT_PROPAGATION else 'off'} for --method quantunev2")
     p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile; default: 99.99")
     p.add_argument("--bins", type=int, default=128, help="histogram bins per sample in inference 1 (percentile and mse); default: 128")
