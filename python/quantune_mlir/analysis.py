@@ -43,8 +43,8 @@ from quantune_mlir.onnx_model import graph_inputs, load_onnx
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.plan import LayerPlan, Plan, TierPlan
 from quantune_mlir.progress import report, track
-from quantune_mlir.propagation import (NO_LAYER, Propagated, ShadowErrors, propagate, shadow_channels, shadow_feed,
-                                       shadow_schedule)
+from quantune_mlir.propagation import (NO_LAYER, PROPAGATION_INPUTS_PER_LAYER, Propagated, ShadowErrors, propagate,
+                                       shadow_channels, shadow_feed, shadow_schedule)
 from quantune_mlir.range_choice import (
     AUTO_METHODS, CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION, DEFAULT_RATIO,
     LocalErrors, RangeCandidate, choose,
@@ -514,6 +514,10 @@ def _inference_2(
     if propagation and len(calib) < len(candidates):
         report(f"  note: --propagation samples each layer once; {len(calib)} inputs for "
                f"{len(candidates)} layers leave {len(candidates) - len(calib)} layers with an average gain")
+    elif propagation and len(calib) < PROPAGATION_INPUTS_PER_LAYER * len(candidates):
+        report(f"  note: --propagation measures each layer's gain on about {len(calib) // len(candidates)} of "
+               f"the {len(calib)} inputs; with fewer than {PROPAGATION_INPUTS_PER_LAYER} per layer the ranking "
+               f"is noisy ({PROPAGATION_INPUTS_PER_LAYER * len(candidates)} inputs or more rank better)")
     with phases("inference_2", "  running"):
         sums, sums_i4, shadow = _local_error_pass(runner, instrumented, calib, schedule, reference,
                                                   options.bias_correction)
