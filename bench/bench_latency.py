@@ -59,6 +59,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "corpus"))
 
+from compiler_key import compiler_key  # noqa: E402
+
 MODELS = ("resnet18", "resnet50", "squeezenet", "vgg16", "mobilenetv2", "mobilenetv2_pretrained")
 OURS = ("fp32", "int8", "mixed", "naive")
 VARIANTS = (*OURS, "ort_fp32", "ort_int8")
@@ -209,19 +211,6 @@ def _file_key(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:12]
-
-
-def _compiler_key() -> str:
-    """This project's compiler: the quantune-opt binary and the Python package
-    sources, so that a lowering or recipe change rebuilds the modules."""
-    from quantune_mlir.opt import find_quantune_opt
-
-    import quantune_mlir
-
-    h = hashlib.sha256(Path(find_quantune_opt()).read_bytes())
-    for source in sorted(Path(quantune_mlir.__file__).parent.glob("*.py")):
-        h.update(source.read_bytes())
-    return h.hexdigest()[:10]
 
 
 def _iree_version() -> str:
@@ -422,7 +411,7 @@ def _versions() -> dict:
 
 def measure_model(name: str, args: argparse.Namespace, calib: np.ndarray) -> dict:
     onnx_path = export_onnx(name, args.workdir)
-    mdir = args.workdir / f"{name}-{_file_key(onnx_path)}-iree{_iree_version()}-q{_compiler_key()}"
+    mdir = args.workdir / f"{name}-{_file_key(onnx_path)}-iree{_iree_version()}-q{compiler_key()}"
     mdir.mkdir(parents=True, exist_ok=True)
     entry: dict = {"onnx": str(onnx_path), "onnx_bytes": onnx_path.stat().st_size, "builds": {}, "threads": {}}
     entry["builds"].update(build_ours(onnx_path, mdir, calib))

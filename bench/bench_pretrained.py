@@ -20,7 +20,10 @@ evaluation photos are disjoint), against the fp32 network in onnxruntime:
 
 Metrics (bench/imagenet/fidelity.py): top-1 and top-5 agreement, agreement
 on confident views, mean KL and output SQNR. Analyses, reference outputs
-and modules are cached in ``--workdir``.
+and module scores are cached in ``--workdir``; a module's key is its plan's
+annotations and the lowering half of the compiler (bench/compiler_key.py),
+so an analysis change reaches it through the plan. Delete the cached plans
+(``plan-*.json``) after an analysis change.
 
 Usage: python bench/bench_pretrained.py --out bench/results/pretrained.json
 """
@@ -46,6 +49,7 @@ import photos  # noqa: E402
 from fidelity import CONFIDENT_MARGIN, fidelity  # noqa: E402
 from nets import NETS, Net  # noqa: E402
 from ort_quant import quantize_static_qdq  # noqa: E402
+from compiler_key import LOWERING_SOURCES, compiler_key  # noqa: E402
 from rank_study import study  # noqa: E402
 
 from quantune_mlir.analysis import LABEL_PASSES, AnalysisOptions, run_analysis  # noqa: E402
@@ -134,7 +138,9 @@ class Bench:
 
     def measure(self, plan: Plan, precision: str = "plan") -> dict:
         entries = plan_annotations(plan, precision)
-        key = hashlib.sha256(annotations_json(entries).encode()).hexdigest()[:16]
+        # The plan and the compiler that lowers it: a lowering change
+        # rebuilds the module, an analysis change only through the plan.
+        key = hashlib.sha256((annotations_json(entries) + compiler_key(LOWERING_SOURCES)).encode()).hexdigest()[:16]
         cached = self.work / f"module-{key}.json"
         fp32_bytes, quantized = weight_bytes(plan, precision)
         if cached.is_file():
