@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "imagenet"))
 
 import photos  # noqa: E402
-from fidelity import CONFIDENT_MARGIN, fidelity  # noqa: E402
+from fidelity import CONFIDENT_MARGIN, FIDELITY_VERSION, fidelity  # noqa: E402
 from nets import NETS, Net  # noqa: E402
 from ort_quant import quantize_static_qdq  # noqa: E402
 from compiler_key import LOWERING_SOURCES, compiler_key  # noqa: E402
@@ -140,7 +140,8 @@ class Bench:
         entries = plan_annotations(plan, precision)
         # The plan and the compiler that lowers it: a lowering change
         # rebuilds the module, an analysis change only through the plan.
-        key = hashlib.sha256((annotations_json(entries) + compiler_key(LOWERING_SOURCES)).encode()).hexdigest()[:16]
+        key = hashlib.sha256((annotations_json(entries) + compiler_key(LOWERING_SOURCES)
+                              + f"fidelity{FIDELITY_VERSION}").encode()).hexdigest()[:16]
         cached = self.work / f"module-{key}.json"
         fp32_bytes, quantized = weight_bytes(plan, precision)
         if cached.is_file():

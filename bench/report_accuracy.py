@@ -43,6 +43,8 @@ def pretrained_section(data: dict) -> list[str]:
         "half mirrored. Calibration views (random crops, 35-90 % of the short side) come from other photos "
         "than the evaluation views. *Confident* views are those where the fp32 top-1 probability exceeds the "
         f"runner-up's by at least {data['confident_margin']}: on near-ties any perturbation flips the top-1. "
+        "Output SQNR: on the outputs, or for a network that ends in a softmax on its logits (centred "
+        "log-probabilities, where the analysis measures output error) in runs from stop 22 on. "
         "Our modules: IREE, host CPU, CPU recipe.",
         "",
     ]

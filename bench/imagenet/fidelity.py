@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+FIDELITY_VERSION = 2
+"""Bumped when a metric changes (cached module scores are keyed by it).
+2: a softmax's output SQNR on centred log-probabilities."""
+
 CONFIDENT_MARGIN = 0.2
 """fp32 top-1 minus top-2 probability, for a view to count as confident."""
 
@@ -23,6 +27,12 @@ def log_probabilities(outputs: np.ndarray, probabilities: bool) -> np.ndarray:
         return np.log(np.clip(out, 1e-12, None))
     out = out - out.max(axis=1, keepdims=True)
     return out - np.log(np.exp(out).sum(axis=1, keepdims=True))
+
+
+def _centred_log(p: np.ndarray) -> np.ndarray:
+    """A softmax's logits up to their mean: log-probabilities (floored at 1e-30) minus their mean."""
+    logp = np.log(np.maximum(p.astype(np.float64), 1e-30))
+    return logp - logp.mean(axis=1, keepdims=True)
 
 
 def confident(ref_logp: np.ndarray, margin: float = CONFIDENT_MARGIN) -> np.ndarray:
@@ -44,8 +54,12 @@ def fidelity(outputs: np.ndarray, reference: np.ndarray, probabilities: bool) ->
         top5 = float(np.mean((best5 == top1[:, None]).any(axis=1)))
     sure = confident(ref)
     kl = np.sum(np.exp(ref) * (ref - logp), axis=1)
-    signal = float(np.sum(np.square(reference.astype(np.float64))))
-    error = float(np.sum(np.square(outputs.astype(np.float64) - reference)))
+    # Output SQNR where the analysis measures output error (its default
+    # --output-error auto): a softmax's outputs as centred log-probabilities.
+    y, y_ref = (_centred_log(outputs), _centred_log(reference)) if probabilities else (
+        outputs.astype(np.float64), reference.astype(np.float64))
+    signal = float(np.sum(np.square(y_ref)))
+    error = float(np.sum(np.square(y - y_ref)))
     return {
         "top1": float(np.mean(hits)),
         "top5": top5,

@@ -43,6 +43,8 @@ from quantune_mlir.onnx_model import graph_inputs, load_onnx
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.plan import LayerPlan, Plan, TierPlan
 from quantune_mlir.progress import report, track
+from quantune_mlir.output_space import DEFAULT_MODE as DEFAULT_OUTPUT_MODE
+from quantune_mlir.output_space import OutputSpace, detect
 from quantune_mlir.propagation import (NO_LAYER, PROPAGATION_INPUTS_PER_LAYER, Propagated, ShadowErrors, propagate,
                                        shadow_channels, shadow_feed, shadow_schedule)
 from quantune_mlir.range_choice import (
@@ -88,6 +90,11 @@ class AnalysisOptions:
     ranges_only: bool = False
     """No ranking: every layer that can be int8 is i8 (``--precision int8``), or
     with ``int4`` every layer that can be w4a8 is i4 (``--precision int4``)."""
+    output_error: str = DEFAULT_OUTPUT_MODE
+    """Where the sweep and --propagation measure the error at the model
+    output: ``auto`` compares a softmax's probabilities as logits (centred
+    log-probabilities), ``outputs`` every output as it is
+    (:mod:`quantune_mlir.output_space`)."""
     int4: bool = False
     """Three tiers: layers may also take 4-bit weights with 8-bit activations
     (w4a8). Both integer forms are measured in the same two inferences; one
@@ -245,6 +252,7 @@ def _local_error_pass(
     schedule: Sequence[int] | None = None,
     reference: Sequence[Sequence[np.ndarray]] = (),
     bias_correction: bool = False,
+    space: OutputSpace = OutputSpace(),
 ) -> tuple[dict[int, LocalErrors], dict[int, LocalErrors], ShadowErrors | None]:
     """Inference 2: each layer's local error sums, per candidate range, for
     its int8 form and (when instrumented with ``i4=true``) its w4a8 form.
@@ -253,8 +261,8 @@ def _local_error_pass(
     sample n runs with layer ``schedule[n]`` in int8 (w4a8 when both forms
     are measured) on the model's path, in the form the samples before it
     choose (range and, with ``bias_correction``, correction); its outputs
-    against inference 1's fp32 ``reference`` give that layer's error at the
-    model output (:mod:`quantune_mlir.propagation`).
+    against inference 1's fp32 ``reference`` (already in ``space``) give that
+    layer's error at the model output (:mod:`quantune_mlir.propagation`).
     """
     meta = probe_outputs(instrumented)
     sums: dict[int, LocalErrors] = {}
@@ -284,7 +292,7 @@ def _local_error_pass(
             if has_i4 and stat in ("sum_y2", "count"):  # shared by both forms
                 sums_i4.setdefault(layer_id, LocalErrors()).add(stat, value)
         if shadow is not None:
-            shadow.add(selected, results[:n_model], reference[index], feed.local_error(fed))
+            shadow.add(selected, space(results[:n_model]), reference[index], feed.local_error(fed))
     return sums, sums_i4, shadow
 
 
@@ -365,15 +373,17 @@ def _tune(
 
 def _sweep_pass(
     runner: ModuleRunner, calib: CalibrationInputs, candidates: list[Layer], reference: list[list[np.ndarray]],
+    space: OutputSpace = OutputSpace(),
 ) -> dict[int, dict[str, float]]:
-    """One pass per layer with only that layer fake-quantized."""
+    """One pass per layer with only that layer fake-quantized; its outputs
+    compared in ``space`` with the ``reference`` (already in it)."""
     signal = sum(float(np.sum(np.square(o, dtype=np.float64))) for outs in reference for o in outs)
     metrics = {}
     for index, layer in enumerate(candidates):
         selector = np.array(layer.id, dtype=np.int32)
         error = 0.0
         for sample, ref in zip(track(calib, len(calib), f"sweep {index + 1}/{len(candidates)} ({layer.name})"), reference):
-            outs = runner(*sample, selector)
+            outs = space(runner(*sample, selector))
             error += sum(float(np.sum(np.square(o.astype(np.float64) - r))) for o, r in zip(outs, ref))
         if not (math.isfinite(signal) and math.isfinite(error)):
             error = math.inf  # an output that overflows is as bad as it gets
@@ -492,6 +502,7 @@ def _inference_2(
     phases: _Phases,
     notes: _Annotations,
     propagation: bool,
+    space: OutputSpace = OutputSpace(),
 ) -> tuple[_Tuning, _Tuning | None, str]:
     """Inference 2 and what it decides: each layer's local metrics, range
     and bias correction (and with ``propagation`` its error at the model
@@ -520,7 +531,7 @@ def _inference_2(
                f"is noisy ({PROPAGATION_INPUTS_PER_LAYER * len(candidates)} inputs or more rank better)")
     with phases("inference_2", "  running"):
         sums, sums_i4, shadow = _local_error_pass(runner, instrumented, calib, schedule, reference,
-                                                  options.bias_correction)
+                                                  options.bias_correction, space)
         tuning = _tune(sums, ranges_of, options, shadow)
         # The w4a8 form chooses its own range and correction. The gains to
         # the output are measured on w4a8 twins then (instrument i4=true),
@@ -611,6 +622,10 @@ def run_analysis(
         with phases("inference_1", "  running"):
             observers, reference, unmeasured = _range_pass(runner, ranges, calib, candidates, "inference 1 (ranges)")
             ranges_of = _range_candidates(observers, options)
+        # The outputs that the sweep and --propagation compare, in the space
+        # they are compared in (a softmax's as logits).
+        space = detect(reference, options.output_error)
+        reference = [space(outputs) for outputs in reference]
         unmeasured.update(_new_reasons(ranges, candidates))
         # Activation qparams (the first candidate's; every candidate's for
         # inference 2 to choose from), the layers kept f32 on request, then
@@ -638,7 +653,7 @@ def run_analysis(
         if second:
             tuning, tuning_i4, tuned = _inference_2(
                 with_qparams, ranges_of, candidates, calib, reference, options, phases, notes,
-                propagation=options.propagation and local_error,
+                propagation=options.propagation and local_error, space=space,
             )
             if not local_error:  # inference 2 ran for the calibration only
                 tuning.local = {}
@@ -663,7 +678,8 @@ def run_analysis(
             if tuning.propagated:
                 meaning.update({
                     "output_sqnr": "estimated SQNR (dB) of the model output with only this layer int8 "
-                    "(gain sampled in inference 2 times the local error); the ranking uses it and its MSE",
+                    "(gain sampled in inference 2 times the local error); the ranking uses it and its MSE; "
+                    f"measured on the {space.describe()}",
                     "gain_db": "how much the layer's relative error grows from its output to the model output (dB)",
                 })
         else:
@@ -682,12 +698,13 @@ def run_analysis(
             candidates = [layer for layer in candidates if layer.id not in degenerate]
             runner = _compile(switchable, options, phases, "compile_sweep")
             with phases("sweep", "  running"):
-                act_metrics = _sweep_pass(runner, calib, candidates, reference)
+                act_metrics = _sweep_pass(runner, calib, candidates, reference, space)
             # The sweep ranks by model-output degradation only.
             ratio = (0.0, 1.0, 0.0, 1.0)
             passes += len(candidates)
             meaning = {
-                "act_sqnr": "SQNR (dB) of the model output with only this layer fake-quantized",
+                "act_sqnr": "SQNR (dB) of the model output with only this layer fake-quantized, "
+                f"measured on the {space.describe()}",
                 "act_mse": "relative MSE of the model output with only this layer fake-quantized",
             }
             if options.int4:

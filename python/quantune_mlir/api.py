@@ -26,6 +26,8 @@ from quantune_mlir.calib_data import ImageSpec
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import check_paths, path_or_none
 from quantune_mlir.lowering import PRECISIONS
+from quantune_mlir.output_space import DEFAULT_MODE as DEFAULT_OUTPUT_MODE
+from quantune_mlir.output_space import MODES as OUTPUT_MODES
 from quantune_mlir.plan import Plan, format_table
 from quantune_mlir.range_choice import (
     CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION, DEFAULT_RATIO,
@@ -148,6 +150,7 @@ def _shape_specs(value: Sequence[str] | Mapping[str, Sequence[int]] | None) -> l
 def _analysis_options(
     method: str, budget: str | None, ratio: str | Sequence[float], calib_method: str, percentile: float, bins: int,
     keep_fp32: Sequence[str], device: str, bias_correction: bool, propagation: bool | None, int4: bool = False,
+    output_error: str = DEFAULT_OUTPUT_MODE,
 ) -> AnalysisOptions:
     if not 0 < percentile <= 100:
         raise QuantuneError(f"bad --percentile {percentile}: expected a number in (0, 100]")
@@ -160,6 +163,8 @@ def _analysis_options(
         propagation = DEFAULT_PROPAGATION and method == "quantunev2"
     if calib_method not in CALIB_METHODS:
         raise QuantuneError(f"unknown --calib-method '{calib_method}'; expected one of {', '.join(CALIB_METHODS)}")
+    if output_error not in OUTPUT_MODES:
+        raise QuantuneError(f"unknown --output-error '{output_error}'; expected one of {', '.join(OUTPUT_MODES)}")
     if budget is None:
         budget = DEFAULT_INT4_BUDGET if int4 else DEFAULT_BUDGET
     check_budget(budget, int4=int4)
@@ -167,6 +172,7 @@ def _analysis_options(
         method=method, budget=budget, ratio=parse_ratio(ratio), calib_method=calib_method,
         percentile=percentile, bins=bins, device=device, keep_fp32=tuple(str(k) for k in keep_fp32),
         bias_correction=bool(bias_correction), propagation=bool(propagation), int4=bool(int4),
+        output_error=output_error,
     )
 
 
@@ -187,6 +193,7 @@ def analyze(
     calib_method: str = DEFAULT_CALIB_METHOD,
     bias_correction: bool = DEFAULT_BIAS_CORRECTION,
     propagation: bool | None = None,
+    output_error: str = DEFAULT_OUTPUT_MODE,
     percentile: float = 99.99,
     bins: int = 128,
     keep_fp32: Sequence[str] = (),
@@ -204,12 +211,14 @@ def analyze(
     (ONNX node names or ids) that stay fp32 whatever their sensitivity.
     ``int4`` adds a third tier, w4a8 (4-bit weights, 8-bit activations):
     the budget is then in weight bytes (default ``weight-fraction=0.15``;
-    otherwise ``fp32-fraction=0.1``). With ``output`` the plan is also
-    written as JSON.
+    otherwise ``fp32-fraction=0.1``). ``output_error`` says where the sweep
+    and ``propagation`` compare the model outputs: ``auto`` compares a
+    softmax's probabilities as logits, ``outputs`` every output as it is.
+    With ``output`` the plan is also written as JSON.
     """
     options = _analysis_options(
         method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction, propagation,
-        int4,
+        int4, output_error,
     )
     _check_limit(limit)
     check_paths({"model": model, "--calib": path_or_none(calib)}, {"-o": output, "--emit-mlir": emit_mlir})
@@ -238,6 +247,7 @@ def quantize(
     calib_method: str = DEFAULT_CALIB_METHOD,
     bias_correction: bool = DEFAULT_BIAS_CORRECTION,
     propagation: bool | None = None,
+    output_error: str = DEFAULT_OUTPUT_MODE,
     percentile: float = 99.99,
     bins: int = 128,
     keep_fp32: Sequence[str] = (),
@@ -264,7 +274,7 @@ def quantize(
         target=target, fold=fold, precision=precision, recipe=recipe,  # type: ignore[arg-type]
         analysis=_analysis_options(
             method, budget, ratio, calib_method, percentile, bins, keep_fp32, device, bias_correction, propagation,
-            int4,
+            int4, output_error,
         ),
     )
     result = quantize_model(

@@ -17,6 +17,8 @@ import numpy as np
 from quantune_mlir import __version__
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import check_paths, staged_outputs
+from quantune_mlir.output_space import DEFAULT_MODE as DEFAULT_OUTPUT_MODE
+from quantune_mlir.output_space import MODES as OUTPUT_MODES
 from quantune_mlir.range_choice import (
     CALIB_METHODS, DEFAULT_BIAS_CORRECTION, DEFAULT_CALIB_METHOD, DEFAULT_PROPAGATION, DEFAULT_RATIO,
 )
@@ -140,6 +142,7 @@ def _analysis_kwargs(args: argparse.Namespace) -> dict:
         calib_method=args.calib_method,
         bias_correction=args.bias_correction,
         propagation=args.propagation,
+        output_error=args.output_error,
         percentile=args.percentile,
         bins=args.bins,
         keep_fp32=[name for group in args.keep_fp32 for name in group.split(",") if name],
@@ -266,6 +269,11 @@ def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
                    "bias correction chosen so far), which measures how that layer's error grows downstream; "
                    "needs at least as many inputs as layers, and ranks better with more; "
                    f"default: {'on' if DEFAULT_PROPAGATION else 'off'} for --method quantunev2")
+    p.add_argument("--output-error", default=DEFAULT_OUTPUT_MODE, choices=list(OUTPUT_MODES),
+                   help="where the sweep and --propagation compare the model outputs with one layer int8 against "
+                   "fp32: auto compares an output that is a probability distribution (a final softmax) as logits "
+                   "(centred log-probabilities), since saturated probabilities hide the error on confident "
+                   f"inputs; outputs compares every output as it is; default: {DEFAULT_OUTPUT_MODE}")
     p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile; default: 99.99")
     p.add_argument("--bins", type=int, default=128, help="histogram bins per sample in inference 1 (percentile and mse); default: 128")
     p.add_argument("--image-spec", help="preprocessing for an image folder, e.g. "

@@ -24,7 +24,7 @@ W_FC = RNG.standard_normal((3, 4)).astype(np.float32)
 B_FC = RNG.standard_normal(3).astype(np.float32) * 0.1
 
 
-def _small_model(with_intermediates: bool = False) -> onnx.ModelProto:
+def _small_model(with_intermediates: bool = False, softmax: bool = False) -> onnx.ModelProto:
     nodes = [
         helper.make_node("Conv", ["x", "wc", "bc"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c"], ["r"], name="relu"),
@@ -32,6 +32,12 @@ def _small_model(with_intermediates: bool = False) -> onnx.ModelProto:
         helper.make_node("Flatten", ["g"], ["f"], name="flatten"),
         helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], name="fc", transB=1),
     ]
+    initializers = [(W_CONV, "wc"), (B_CONV, "bc"), (W_FC, "wf"), (B_FC, "bf")]
+    if softmax:  # confident: a softmax of 8x the logits
+        nodes[-1].output[0] = "logits"
+        nodes.append(helper.make_node("Mul", ["logits", "t"], ["scaled"], name="temperature"))
+        nodes.append(helper.make_node("Softmax", ["scaled"], ["y"], name="softmax", axis=-1))
+        initializers.append((np.array(8.0, dtype=np.float32), "t"))
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])]
     if with_intermediates:
         outputs += [
@@ -40,7 +46,7 @@ def _small_model(with_intermediates: bool = False) -> onnx.ModelProto:
         ]
     graph = helper.make_graph(
         nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])], outputs,
-        [numpy_helper.from_array(a, n) for a, n in [(W_CONV, "wc"), (B_CONV, "bc"), (W_FC, "wf"), (B_FC, "bf")]],
+        [numpy_helper.from_array(a, n) for a, n in initializers],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -182,6 +188,42 @@ def test_sweep_measures_output_degradation(setup: dict) -> None:
         err += np.sum((y - yq) ** 2)
     assert conv.act_mse == pytest.approx(err / sig, rel=2e-3)
     assert sum(layer.precision == "f32" for layer in plan.layers) == 1
+
+
+@pytest.mark.parametrize("mode", ["auto", "outputs"])
+def test_sweep_compares_a_softmax_as_logits(setup: dict, tmp_path: Path, mode: str) -> None:
+    """A model ending in a softmax: by default the sweep compares its outputs
+    as logits (onnxruntime's pre-softmax values, centred per row), with
+    ``outputs`` as the probabilities themselves (8x the logits, so the two
+    spaces give errors far apart)."""
+    path = tmp_path / "softmax.onnx"
+    onnx.save(_small_model(softmax=True), path)
+    plan = analyze(path, setup["calib"], AnalysisOptions(method="sweep", budget="fp32-count=1", output_error=mode,
+                                                         **PLAIN))
+    conv = plan.layers[0]
+    logits = _small_model()  # the same network without the softmax: its output is the logits
+    quant = _small_model()
+    for init in quant.graph.initializer:
+        if init.name == "wc":
+            init.CopyFrom(numpy_helper.from_array(_fq_weight(W_CONV, 0), "wc"))
+    base = onnxruntime.InferenceSession(logits.SerializeToString(), providers=["CPUExecutionProvider"])
+    qsession = onnxruntime.InferenceSession(quant.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    def space(z: np.ndarray) -> np.ndarray:
+        z = 8.0 * z.astype(np.float64)
+        if mode == "auto":
+            return z - z.mean(axis=-1, keepdims=True)
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    sig = err = 0.0
+    for x in setup["calib"]:
+        y = space(base.run(None, {"x": x[None]})[0])
+        yq = space(qsession.run(None, {"x": _fq_act(x[None], conv.act_scale, conv.act_zero_point)})[0])
+        sig += np.sum(y**2)
+        err += np.sum((y - yq) ** 2)
+    assert conv.act_mse == pytest.approx(err / sig, rel=5e-3)
+    assert ("log-probabilities of output 0" in plan.metric_meaning["act_sqnr"]) == (mode == "auto")
 
 
 @pytest.mark.parametrize(

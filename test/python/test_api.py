@@ -118,6 +118,13 @@ def test_missing_input_in_calibration_is_named(model_path: Path, tmp_path: Path)
         qt.analyze(model_path, str(npz))
 
 
+def test_unknown_output_error_mode_is_refused_before_any_work(model_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    with pytest.raises(qt.QuantuneError, match="unknown --output-error 'probabilities'; expected one of auto, outputs"):
+        qt.analyze(model_path, np.zeros((2, 1)), output=out, output_error="probabilities")
+    assert not out.exists()
+
+
 def test_unknown_keep_fp32_name_is_one_line_before_the_inferences(model_path: Path, tmp_path: Path, capsys) -> None:
     npz = tmp_path / "calib.npz"
     data = samples(4)
