@@ -5,7 +5,11 @@ Each round times every module once with iree-benchmark-module
 machine noise hits all modules alike; the medians and their ratios to the
 first module are printed and, with --out, written to JSON.
 
+With ``--devices local-task,local-sync`` every module is timed on each
+device (names get an ``@device`` suffix).
+
 Usage: python bench/ab_latency.py fp32=fp32.vmfb int8=int8.vmfb [--rounds 7] [--threads 1]
+           [--devices local-task]
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--min-time", type=float, default=0.5, help="seconds per measurement (default 0.5)")
+    parser.add_argument("--devices", default="local-task", help="comma-separated IREE devices (default local-task)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    devices = [d for d in args.devices.split(",") if d]
     modules: dict[str, str] = {}
     for item in args.modules:
         name, sep, path = item.partition("=")
@@ -38,15 +44,17 @@ def main() -> int:
     calls = {}
     for name, path in modules.items():
         runner = ModuleRunner(path, "local-task")
-        calls[name] = (runner.function, module_inputs(runner))
+        for device in devices:
+            label = name if len(devices) == 1 else f"{name}@{device}"
+            calls[label] = (path, device, runner.function, module_inputs(runner))
         del runner
-    times: dict[str, list[float]] = {name: [] for name in modules}
-    order = list(modules)
+    times: dict[str, list[float]] = {label: [] for label in calls}
+    order = list(calls)
     for r in range(args.rounds):
         k = r % len(order)
         for name in order[k:] + order[:k]:
-            function, inputs = calls[name]
-            latency = benchmark_module(modules[name], function, inputs, device="local-task", threads=args.threads,
+            path, device, function, inputs = calls[name]
+            latency = benchmark_module(path, function, inputs, device=device, threads=args.threads,
                                        repetitions=1, min_time_s=args.min_time)
             times[name].append(latency.median_ms)
         print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:.2f} ms" for n, v in times.items()), file=sys.stderr)
