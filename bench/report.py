@@ -42,8 +42,8 @@ def latency_section(data: dict) -> list[str]:
         f"{machine.get('loadavg_at_start', ['?'])[0]} at the start); "
         + ", ".join(f"{k} {v}" for k, v in data.get("versions", {}).items())
         + ". All variants of a model were measured interleaved in one run; compare the ratios. Our modules "
-        "run on `local-task` with T workers (on the AMD machine `local-sync` was 6-7 ms faster at one thread on "
-        "MobileNetV2, see below); onnxruntime with intra_op_num_threads=T.",
+        "run on `local-task` with T workers (at one thread `local-sync` was 6-7 ms faster on MobileNetV2 on the "
+        "AMD machine, and within 2 % on this one, see below); onnxruntime with intra_op_num_threads=T.",
         "Targets (issue 10), one thread: all-int8 at most 0.7x our fp32, the default mixed plan at most 0.85x, "
         "and at most 1.3x onnxruntime fp32.",
         "",
