@@ -218,7 +218,9 @@ def format_table(plan: Plan) -> str:
     if any(layer.tier(layer.precision).bias_correction for layer in plan.layers):
         out.append("+bc: the layer's bias is corrected by its mean int8 error per output channel")
     if propagated:
-        out.append("SQNR_out: estimated SQNR of the model output with only this layer int8 (--propagation)")
+        space = (", on the logits of its final softmax (--output-error auto)"
+                 if "log-probabilities" in plan.metric_meaning.get("output_sqnr", "") else "")
+        out.append(f"SQNR_out: estimated SQNR of the model output with only this layer int8 (--propagation){space}")
     if tiers:
         out.append("SQNR_w4, SQNR_a4" + (", SQNR_out4" if propagated else "")
                    + ": the same for the layer's w4a8 form (4-bit weights, 8-bit activations); "

@@ -226,6 +226,19 @@ def test_sweep_compares_a_softmax_as_logits(setup: dict, tmp_path: Path, mode: s
     assert ("log-probabilities of output 0" in plan.metric_meaning["act_sqnr"]) == (mode == "auto")
 
 
+def test_table_says_a_softmax_was_compared_as_logits(setup: dict, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "softmax.onnx"
+    onnx.save(_small_model(softmax=True), path)
+    for mode, expected in (("auto", True), ("outputs", False)):
+        code = main(["analyze", str(path), "--calib", str(setup["root"] / "calib.npy"), "-o",
+                     str(tmp_path / f"{mode}.json"), "--output-error", mode])
+        out = capsys.readouterr().out
+        assert code == 0
+        assert ("SQNR_out: estimated SQNR of the model output with only this layer int8 (--propagation), on the "
+                "logits of its final softmax (--output-error auto)" in out) is expected
+        assert "SQNR_out: estimated SQNR" in out
+
+
 @pytest.mark.parametrize(
     "budget,expected_f32",
     [("fp32-count=0", 0), ("fp32-count=2", 2), ("fp32-fraction=1", 2), ("int8-mac-share=1", 0)],
