@@ -42,9 +42,10 @@ def is_probability(value: np.ndarray) -> bool:
 
 def centred_log(p: np.ndarray) -> np.ndarray:
     """Log-probabilities minus their mean over the last axis: a softmax's
-    logits minus theirs."""
+    logits minus theirs. Computed in f64, returned in f32 (inference 1 keeps
+    one per calibration sample, as it kept the outputs)."""
     log = np.log(np.maximum(p.astype(np.float64), _FLOOR))
-    return log - log.mean(axis=-1, keepdims=True)
+    return (log - log.mean(axis=-1, keepdims=True)).astype(np.float32)
 
 
 @dataclass(frozen=True)

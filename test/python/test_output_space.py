@@ -64,6 +64,7 @@ def test_the_space_transforms_only_the_flagged_outputs() -> None:
     z = np.array([[1.0, 2.0]], dtype=np.float32)
     out = OutputSpace((True, False))([p, z])
     np.testing.assert_allclose(out[0], [[-1.0, 0.0, 1.0]], atol=1e-6)
+    assert out[0].dtype == np.float32  # as inference 1 kept the outputs: no doubled memory
     assert out[1] is z
     assert OutputSpace().describe() == "model outputs"
     assert OutputSpace((True, False)).describe() == "log-probabilities of output 0 (a softmax: compared as logits)"
