@@ -3,6 +3,7 @@ depends on, so that a change there rebuilds it and nothing else does."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,11 +19,17 @@ LOWERING_SOURCES = ("importer.py", "onnx_model.py", "onnx_bn.py", "onnx_fold.py"
 def compiler_key(sources: Iterable[str] | None = None) -> str:
     """A hash of the quantune-opt binary and of the package's Python
     ``sources`` (file names; all of them when None)."""
+    return _key(None if sources is None else tuple(sorted(sources)))
+
+
+@functools.lru_cache(maxsize=None)
+def _key(sources: tuple[str, ...] | None) -> str:
+    """Computed once per process: callers ask for it per module."""
     import quantune_mlir
     from quantune_mlir.opt import find_quantune_opt
 
     package = Path(quantune_mlir.__file__).parent
-    paths = sorted(package.glob("*.py")) if sources is None else [package / s for s in sorted(sources)]
+    paths = sorted(package.glob("*.py")) if sources is None else [package / s for s in sources]
     h = hashlib.sha256(Path(find_quantune_opt()).read_bytes())
     for path in paths:
         h.update(path.name.encode())
