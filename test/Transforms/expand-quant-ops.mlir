@@ -21,29 +21,33 @@
 // CHECK-DAG:   #[[CH0:.+]] = affine_map<(d0, d1) -> (d0)>
 
 
-// Per-tensor quantize: clamp(roundeven(x / 0.25) + (-7), -128, 127), then
-// fptosi to i8.
+// Per-tensor quantize: clamp(roundeven(x / 0.25) + (-7), -128, 127) as i8.
+// v = x / 0.25 is clamped to [-128 + 7, 127 + 7] = [-121, 134]; adding
+// 1.5 * 2^23 (0x4B400000) in f32 leaves roundeven(v) in the low bits, so
+// bits - (0x4B400000 - (-7)) = bits - 1262485511 is roundeven(v) + zp.
 // CHECK-LABEL: func.func @quantize_per_tensor(
 // CHECK-SAME:      %[[X:[^:]+]]: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xi8>
 // CHECK-NEXT:    %[[E:.+]] = tensor.empty() : tensor<1x2x2x2xi8>
 // CHECK-NEXT:    %[[Q:.+]] = linalg.generic {indexing_maps = [#[[ID4]], #[[ID4]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[X]] : tensor<1x2x2x2xf32>) outs(%[[E]] : tensor<1x2x2x2xi8>)
 // CHECK-NEXT:    ^bb0(%[[IN:.+]]: f32, %{{.+}}: i8):
 // CHECK-NEXT:      %[[S:.+]] = arith.constant 2.500000e-01 : f32
-// CHECK-NEXT:      %[[ZP:.+]] = arith.constant -7.000000e+00 : f32
 // CHECK-NEXT:      %[[D:.+]] = arith.divf %[[IN]], %[[S]] : f32
-// CHECK-NEXT:      %[[R:.+]] = math.roundeven %[[D]] : f32
-// CHECK-NEXT:      %[[SH:.+]] = arith.addf %[[R]], %[[ZP]] : f32
-// CHECK-NEXT:      %[[QMIN:.+]] = arith.constant -1.280000e+02 : f32
-// CHECK-NEXT:      %[[LO:.+]] = arith.maximumf %[[SH]], %[[QMIN]] : f32
-// CHECK-NEXT:      %[[QMAX:.+]] = arith.constant 1.270000e+02 : f32
-// CHECK-NEXT:      %[[HI:.+]] = arith.minimumf %[[LO]], %[[QMAX]] : f32
-// CHECK-NEXT:      %[[I:.+]] = arith.fptosi %[[HI]] : f32 to i8
+// CHECK-NEXT:      %[[QMIN:.+]] = arith.constant -1.210000e+02 : f32
+// CHECK-NEXT:      %[[QMAX:.+]] = arith.constant 1.340000e+02 : f32
+// CHECK-NEXT:      %[[LO:.+]] = arith.maxnumf %[[D]], %[[QMIN]] : f32
+// CHECK-NEXT:      %[[HI:.+]] = arith.minnumf %[[LO]], %[[QMAX]] : f32
+// CHECK-NEXT:      %[[BIAS:.+]] = arith.constant 0x4B400000 : f32
+// CHECK-NEXT:      %[[B:.+]] = arith.addf %[[HI]], %[[BIAS]] : f32
+// CHECK-NEXT:      %[[BITS:.+]] = arith.bitcast %[[B]] : f32 to i32
+// CHECK-NEXT:      %[[OFF:.+]] = arith.constant 1262485511 : i32
+// CHECK-NEXT:      %[[R:.+]] = arith.subi %[[BITS]], %[[OFF]] : i32
+// CHECK-NEXT:      %[[I:.+]] = arith.trunci %[[R]] : i32 to i8
 // CHECK-NEXT:      linalg.yield %[[I]] : i8
 // CHECK-NEXT:    } -> tensor<1x2x2x2xi8>
 // CHECK-NEXT:    return %[[Q]]
 // STRIP-LABEL: func.func @quantize_per_tensor(
 // STRIP:         linalg.generic
-// STRIP:           arith.fptosi %{{.+}} : f32 to i8
+// STRIP:           arith.trunci %{{.+}} : i32 to i8
 func.func @quantize_per_tensor(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xi8> {
   %q = quantune.quantize %x qparams <si8, scale = 0.25, zero_point = -7> : tensor<1x2x2x2xf32> -> tensor<1x2x2x2xi8>
   return %q : tensor<1x2x2x2xi8>
@@ -75,7 +79,8 @@ func.func @dequantize_per_channel(%acc: tensor<1x3x2x2xi32>) -> tensor<1x3x2x2xf
 }
 
 // Per-channel quantize along axis 0 with zero points [3, -4]: both vectors
-// are read through (d0).
+// are read through (d0); the clamp bounds and the offset are computed from
+// the channel's zero point.
 // CHECK-LABEL: func.func @quantize_per_channel(
 // CHECK-SAME:      %[[X:[^:]+]]: tensor<2x3xf32>) -> tensor<2x3xi8>
 // CHECK-NEXT:    %[[S:.+]] = arith.constant dense<[1.000000e-01, 2.000000e-01]> : tensor<2xf32>
@@ -84,9 +89,20 @@ func.func @dequantize_per_channel(%acc: tensor<1x3x2x2xi32>) -> tensor<1x3x2x2xf
 // CHECK-NEXT:    linalg.generic {indexing_maps = [#[[ID2]], #[[CH0]], #[[CH0]], #[[ID2]]], iterator_types = ["parallel", "parallel"]} ins(%[[X]], %[[S]], %[[ZP]] : tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>) outs(%[[E]] : tensor<2x3xi8>)
 // CHECK-NEXT:    ^bb0(%[[IN:.+]]: f32, %[[SC:.+]]: f32, %[[ZC:.+]]: f32, %{{.+}}: i8):
 // CHECK-NEXT:      %[[D:.+]] = arith.divf %[[IN]], %[[SC]] : f32
-// CHECK-NEXT:      %[[R:.+]] = math.roundeven %[[D]] : f32
-// CHECK-NEXT:      %[[SH:.+]] = arith.addf %[[R]], %[[ZC]] : f32
-// CHECK:           arith.fptosi %{{.+}} : f32 to i8
+// CHECK-NEXT:      %[[QMIN:.+]] = arith.constant -1.280000e+02 : f32
+// CHECK-NEXT:      %[[LB:.+]] = arith.subf %[[QMIN]], %[[ZC]] : f32
+// CHECK-NEXT:      %[[QMAX:.+]] = arith.constant 1.270000e+02 : f32
+// CHECK-NEXT:      %[[UB:.+]] = arith.subf %[[QMAX]], %[[ZC]] : f32
+// CHECK-NEXT:      %[[LO:.+]] = arith.maxnumf %[[D]], %[[LB]] : f32
+// CHECK-NEXT:      %[[HI:.+]] = arith.minnumf %[[LO]], %[[UB]] : f32
+// CHECK-NEXT:      %[[BIAS:.+]] = arith.constant 0x4B400000 : f32
+// CHECK-NEXT:      %[[B:.+]] = arith.addf %[[HI]], %[[BIAS]] : f32
+// CHECK-NEXT:      %[[BITS:.+]] = arith.bitcast %[[B]] : f32 to i32
+// CHECK-NEXT:      %[[ZI:.+]] = arith.fptosi %[[ZC]] : f32 to i32
+// CHECK-NEXT:      %[[BB:.+]] = arith.constant 1262485504 : i32
+// CHECK-NEXT:      %[[OFF:.+]] = arith.subi %[[BB]], %[[ZI]] : i32
+// CHECK-NEXT:      %[[R:.+]] = arith.subi %[[BITS]], %[[OFF]] : i32
+// CHECK-NEXT:      arith.trunci %[[R]] : i32 to i8
 func.func @quantize_per_channel(%x: tensor<2x3xf32>) -> tensor<2x3xi8> {
   %q = quantune.quantize %x qparams <si8, axis = 0, scales = [0.1, 0.2], zero_points = [3, -4]> : tensor<2x3xf32> -> tensor<2x3xi8>
   return %q : tensor<2x3xi8>
@@ -116,13 +132,38 @@ func.func @layer(%x: tensor<1x2xf32>) -> tensor<1x2xf32> attributes {quantune.fo
 
 // -----
 
-// Unsigned storage is read with uitofp and written with fptoui: ui8 200
-// with zero point 128 dequantizes to 72, not to -184.
+// Unsigned storage is read with uitofp: ui8 200 with zero point 128
+// dequantizes to 72, not to -184. Quantizing clamps x / 1.0 to
+// [0 - 128, 255 - 128] and adds 128 in i32 (offset 0x4B400000 - 128), so
+// the i8 holds 0..255.
 // CHECK-LABEL: func.func @unsigned_storage
 // CHECK: arith.uitofp %{{.*}} : i8 to f32
-// CHECK: arith.fptoui %{{.*}} : f32 to i8
+// CHECK: arith.constant -1.280000e+02 : f32
+// CHECK-NEXT: arith.constant 1.270000e+02 : f32
+// CHECK: arith.constant 1262485376 : i32
+// CHECK: arith.trunci %{{.*}} : i32 to i8
 func.func @unsigned_storage(%q: tensor<2xi8>, %x: tensor<2xf32>) -> (tensor<2xf32>, tensor<2xi8>) {
   %d = quantune.dequantize %q qparams <ui8, scale = 1.000000e+00, zero_point = 128> : tensor<2xi8> -> tensor<2xf32>
   %r = quantune.quantize %x qparams <ui8, scale = 1.000000e+00, zero_point = 128> : tensor<2xf32> -> tensor<2xi8>
   return %d, %r : tensor<2xf32>, tensor<2xi8>
+}
+
+// -----
+
+// Storage wider than 16 bits does not fit the rounding-bias trick: si32 is
+// rounded with math.roundeven, shifted by the zero point, clamped to the
+// storage range and converted with fptosi.
+// CHECK-LABEL: func.func @wide_storage
+// CHECK:         %[[D:.+]] = arith.divf
+// CHECK-NEXT:    %[[R:.+]] = math.roundeven %[[D]] : f32
+// CHECK-NEXT:    %[[ZP:.+]] = arith.constant 5.000000e+00 : f32
+// CHECK-NEXT:    %[[SH:.+]] = arith.addf %[[R]], %[[ZP]] : f32
+// CHECK-NEXT:    %[[QMIN:.+]] = arith.constant -2.14748365E+9 : f32
+// CHECK-NEXT:    %[[LO:.+]] = arith.maximumf %[[SH]], %[[QMIN]] : f32
+// CHECK-NEXT:    %[[QMAX:.+]] = arith.constant 2.14748365E+9 : f32
+// CHECK-NEXT:    %[[HI:.+]] = arith.minimumf %[[LO]], %[[QMAX]] : f32
+// CHECK-NEXT:    arith.fptosi %[[HI]] : f32 to i32
+func.func @wide_storage(%x: tensor<4xf32>) -> tensor<4xi32> {
+  %q = quantune.quantize %x qparams <si32, scale = 0.5, zero_point = 5> : tensor<4xf32> -> tensor<4xi32>
+  return %q : tensor<4xi32>
 }

@@ -5,12 +5,16 @@
 // The inputs are written as quantune-lower-mixed-precision leaves them: an
 // i32 accumulator, a quantune.dequantize (s_in = s_x * s_w), float ops, and
 // the quantune.quantize of the next i8 layer (s_out, zp_out). A fold computes
-// clamp(roundeven(acc * s_in / s_out) + zp_out, lo, hi) in one epilogue.
+// clamp(roundeven(acc * s_in / s_out) + zp_out, lo, hi) in one epilogue:
+// v = acc * s_in / s_out is clamped to [lo - zp_out, hi - zp_out], 1.5 * 2^23
+// (0x4B400000) is added in f32, and the bits minus (0x4B400000 - zp_out),
+// i.e. roundeven(v) + zp_out, are truncated to i8.
 
 // dequantize (per channel) -> ReLU (cmpf ugt + select against 0.0, as ONNX
 // imports it) -> tensor.pad 0.0 -> quantize: one epilogue, then an i8 pad.
 //   multipliers s_in / s_out = [0.002, 0.0005] / 0.1 = [0.02, 0.005], read along d1
 //   ReLU: lo = quantize(0.0) = zp_out = -20 (raised from -128); hi = 127
+//   clamp of v: [lo - zp, hi - zp] = [0, 147]; offset 0x4B400000 + 20 = 1262485524
 //   pad value quantize(0.0) = zp_out = -20
 // CHECK-DAG:   #[[ID4:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 // CHECK-DAG:   #[[CH:.+]] = affine_map<(d0, d1, d2, d3) -> (d1)>
@@ -23,14 +27,16 @@
 // CHECK-NEXT:    ^bb0(%[[A:.+]]: i32, %[[MC:.+]]: f32, %{{.+}}: i8):
 // CHECK-NEXT:      %[[F:.+]] = arith.sitofp %[[A]] : i32 to f32
 // CHECK-NEXT:      %[[S:.+]] = arith.mulf %[[F]], %[[MC]] : f32
-// CHECK-NEXT:      %[[RND:.+]] = math.roundeven %[[S]] : f32
-// CHECK-NEXT:      %[[ZP:.+]] = arith.constant -2.000000e+01 : f32
-// CHECK-NEXT:      %[[SH:.+]] = arith.addf %[[RND]], %[[ZP]] : f32
-// CHECK-NEXT:      %[[LO:.+]] = arith.constant -2.000000e+01 : f32
-// CHECK-NEXT:      %[[C1:.+]] = arith.maximumf %[[SH]], %[[LO]] : f32
-// CHECK-NEXT:      %[[HI:.+]] = arith.constant 1.270000e+02 : f32
-// CHECK-NEXT:      %[[C2:.+]] = arith.minimumf %[[C1]], %[[HI]] : f32
-// CHECK-NEXT:      %[[I:.+]] = arith.fptosi %[[C2]] : f32 to i8
+// CHECK-NEXT:      %[[LO:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[HI:.+]] = arith.constant 1.470000e+02 : f32
+// CHECK-NEXT:      %[[C1:.+]] = arith.maxnumf %[[S]], %[[LO]] : f32
+// CHECK-NEXT:      %[[C2:.+]] = arith.minnumf %[[C1]], %[[HI]] : f32
+// CHECK-NEXT:      %[[BIAS:.+]] = arith.constant 0x4B400000 : f32
+// CHECK-NEXT:      %[[B:.+]] = arith.addf %[[C2]], %[[BIAS]] : f32
+// CHECK-NEXT:      %[[BITS:.+]] = arith.bitcast %[[B]] : f32 to i32
+// CHECK-NEXT:      %[[OFF:.+]] = arith.constant 1262485524 : i32
+// CHECK-NEXT:      %[[Q:.+]] = arith.subi %[[BITS]], %[[OFF]] : i32
+// CHECK-NEXT:      %[[I:.+]] = arith.trunci %[[Q]] : i32 to i8
 // CHECK-NEXT:      linalg.yield %[[I]] : i8
 // CHECK:         %[[PV:.+]] = arith.constant -20 : i8
 // CHECK-NEXT:    %[[P:.+]] = tensor.pad %[[R]] low[0, 0, 1, 1] high[0, 0, 1, 1]
@@ -64,6 +70,7 @@ func.func @relu_pad(%acc: tensor<1x2x2x2xi32>) -> tensor<1x2x4x4xi8> {
 // per-tensor dequantize: both clamp bounds move into the epilogue.
 //   multiplier 0.001 / 0.05 = 0.02 (a scalar constant)
 //   lo = quantize(0.0) = zp = -100; hi = round(6 / 0.05) + zp = 120 - 100 = 20
+//   clamp of v: [0, 120]; offset 0x4B400000 + 100 = 1262485604
 // CHECK-LABEL: func.func @relu6(
 // CHECK-SAME:      %[[ACC:[^:]+]]: tensor<1x4xi32>) -> tensor<1x4xi8> attributes {quantune.folded_pairs = 1 : i64}
 // CHECK-NOT:     quantune.
@@ -72,14 +79,16 @@ func.func @relu_pad(%acc: tensor<1x2x2x2xi32>) -> tensor<1x2x4x4xi8> {
 // CHECK-NEXT:      %[[F:.+]] = arith.sitofp %[[A]] : i32 to f32
 // CHECK-NEXT:      %[[MUL:.+]] = arith.constant 2.000000e-02 : f32
 // CHECK-NEXT:      %[[S:.+]] = arith.mulf %[[F]], %[[MUL]] : f32
-// CHECK-NEXT:      %[[RND:.+]] = math.roundeven %[[S]] : f32
-// CHECK-NEXT:      %[[ZP:.+]] = arith.constant -1.000000e+02 : f32
-// CHECK-NEXT:      %[[SH:.+]] = arith.addf %[[RND]], %[[ZP]] : f32
-// CHECK-NEXT:      %[[LO:.+]] = arith.constant -1.000000e+02 : f32
-// CHECK-NEXT:      %[[C1:.+]] = arith.maximumf %[[SH]], %[[LO]] : f32
-// CHECK-NEXT:      %[[HI:.+]] = arith.constant 2.000000e+01 : f32
-// CHECK-NEXT:      %[[C2:.+]] = arith.minimumf %[[C1]], %[[HI]] : f32
-// CHECK-NEXT:      %[[I:.+]] = arith.fptosi %[[C2]] : f32 to i8
+// CHECK-NEXT:      %[[LO:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[HI:.+]] = arith.constant 1.200000e+02 : f32
+// CHECK-NEXT:      %[[C1:.+]] = arith.maxnumf %[[S]], %[[LO]] : f32
+// CHECK-NEXT:      %[[C2:.+]] = arith.minnumf %[[C1]], %[[HI]] : f32
+// CHECK-NEXT:      %[[BIAS:.+]] = arith.constant 0x4B400000 : f32
+// CHECK-NEXT:      %[[B:.+]] = arith.addf %[[C2]], %[[BIAS]] : f32
+// CHECK-NEXT:      %[[BITS:.+]] = arith.bitcast %[[B]] : f32 to i32
+// CHECK-NEXT:      %[[OFF:.+]] = arith.constant 1262485604 : i32
+// CHECK-NEXT:      %[[Q:.+]] = arith.subi %[[BITS]], %[[OFF]] : i32
+// CHECK-NEXT:      %[[I:.+]] = arith.trunci %[[Q]] : i32 to i8
 // CHECK-NEXT:      linalg.yield %[[I]] : i8
 // CHECK-NOT:     quantune.
 // CHECK:         return
@@ -106,16 +115,17 @@ func.func @relu6(%acc: tensor<1x4xi32>) -> tensor<1x4xi8> {
 // from -128 and combining with arith.maxsi; the collapse_shape after it
 // runs on i8 too.
 //   multipliers [0.003, 0.0015] / 0.06 = [0.05, 0.025]; zp = 5; no clamp: [-128, 127]
+//   clamp of v: [-128 - 5, 127 - 5] = [-133, 122]; offset 0x4B400000 - 5 = 1262485499
 // CHECK-LABEL: func.func @maxpool_collapse(
 // CHECK-SAME:      %[[ACC:[^:]+]]: tensor<1x2x4x4xi32>) -> tensor<1x8xi8> attributes {quantune.folded_pairs = 1 : i64}
 // CHECK-NOT:     quantune.
 // CHECK:         %[[M:.+]] = arith.constant dense<[5.000000e-02, 2.500000e-02]> : tensor<2xf32>
 // CHECK:         %[[R:.+]] = linalg.generic {{.*}} ins(%[[ACC]], %[[M]] : tensor<1x2x4x4xi32>, tensor<2xf32>) outs(%{{.+}} : tensor<1x2x4x4xi8>)
 // CHECK:           arith.mulf
-// CHECK:           arith.constant 5.000000e+00 : f32
-// CHECK:           arith.constant -1.280000e+02 : f32
-// CHECK:           arith.constant 1.270000e+02 : f32
-// CHECK:           arith.fptosi %{{.+}} : f32 to i8
+// CHECK:           arith.constant -1.330000e+02 : f32
+// CHECK:           arith.constant 1.220000e+02 : f32
+// CHECK:           arith.constant 1262485499 : i32
+// CHECK:           arith.trunci %{{.+}} : i32 to i8
 // CHECK:         %[[LOW:.+]] = arith.constant -128 : i8
 // CHECK-NEXT:    %[[EP:.+]] = tensor.empty() : tensor<1x2x2x2xi8>
 // CHECK-NEXT:    %[[INIT:.+]] = linalg.fill ins(%[[LOW]] : i8) outs(%[[EP]] : tensor<1x2x2x2xi8>) -> tensor<1x2x2x2xi8>
@@ -165,14 +175,17 @@ func.func @maxpool_collapse(%acc: tensor<1x2x4x4xi32>) -> tensor<1x8xi8> {
 // CHECK-NEXT:      %[[HALF:.+]] = arith.constant 5.000000e-01 : f32
 // CHECK-NEXT:      %[[BS:.+]] = arith.mulf %[[BZ]], %[[HALF]] : f32
 // CHECK-NEXT:      %[[SUM:.+]] = arith.addf %[[AS]], %[[BS]] : f32
-// CHECK-NEXT:      %[[RND:.+]] = math.roundeven %[[SUM]] : f32
-// CHECK-NEXT:      %[[ZP:.+]] = arith.constant -3.000000e+00 : f32
-// CHECK-NEXT:      arith.addf %[[RND]], %[[ZP]] : f32
-// CHECK-NEXT:      arith.constant -1.280000e+02 : f32
-// CHECK-NEXT:      arith.maximumf
-// CHECK-NEXT:      arith.constant 1.270000e+02 : f32
-// CHECK-NEXT:      arith.minimumf
-// CHECK-NEXT:      arith.fptosi %{{.+}} : f32 to i8
+// zp_out = -3: v is clamped to [-125, 130], offset 0x4B400000 + 3.
+// CHECK-NEXT:      %[[QLO:.+]] = arith.constant -1.250000e+02 : f32
+// CHECK-NEXT:      %[[QHI:.+]] = arith.constant 1.300000e+02 : f32
+// CHECK-NEXT:      %[[C1:.+]] = arith.maxnumf %[[SUM]], %[[QLO]] : f32
+// CHECK-NEXT:      %[[C2:.+]] = arith.minnumf %[[C1]], %[[QHI]] : f32
+// CHECK-NEXT:      %[[BIAS:.+]] = arith.constant 0x4B400000 : f32
+// CHECK-NEXT:      %[[BV:.+]] = arith.addf %[[C2]], %[[BIAS]] : f32
+// CHECK-NEXT:      %[[BITS:.+]] = arith.bitcast %[[BV]] : f32 to i32
+// CHECK-NEXT:      %[[OFF:.+]] = arith.constant 1262485507 : i32
+// CHECK-NEXT:      %[[QV:.+]] = arith.subi %[[BITS]], %[[OFF]] : i32
+// CHECK-NEXT:      arith.trunci %[[QV]] : i32 to i8
 // CHECK:         return %[[QX]], %[[R]]
 #id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 func.func @residual(%x: tensor<1x2x2x2xf32>, %acc: tensor<1x2x2x2xi32>) -> (tensor<1x2x2x2xi8>, tensor<1x2x2x2xi8>) {
@@ -207,7 +220,9 @@ func.func @residual(%x: tensor<1x2x2x2xf32>, %acc: tensor<1x2x2x2xi32>) -> (tens
 // CHECK-NEXT:      %[[SO:.+]] = arith.constant 8.000000e-02 : f32
 // CHECK-NEXT:      %[[BS:.+]] = arith.divf %[[BC]], %[[SO]] : f32
 // CHECK-NEXT:      %[[SUM:.+]] = arith.addf %[[AS]], %[[BS]] : f32
-// CHECK-NEXT:      math.roundeven %[[SUM]] : f32
+// CHECK-NEXT:      %[[QLO:.+]] = arith.constant
+// CHECK-NEXT:      %[[QHI:.+]] = arith.constant
+// CHECK-NEXT:      arith.maxnumf %[[SUM]], %[[QLO]] : f32
 // CHECK-NOT:     quantune.
 // CHECK:         return
 #id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
@@ -315,10 +330,12 @@ func.func @concat_fold(%a: tensor<1x2xi32>, %b: tensor<1x3xi32>) -> tensor<1x5xi
 // CHECK-LABEL: func.func @onnx_clip
 // CHECK-SAME: quantune.folded_pairs = 1
 // CHECK-NOT: quantune.
-// CHECK: arith.constant -1.000000e+02 : f32
-// CHECK: arith.maximumf
-// CHECK: arith.constant 2.000000e+01 : f32
-// CHECK: arith.minimumf
+// Before the zero point is added, the clamp of v is [0, 120].
+// CHECK: arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: arith.constant 1.200000e+02 : f32
+// CHECK-NEXT: arith.maxnumf
+// CHECK-NEXT: arith.minnumf
+// CHECK: arith.constant 1262485604 : i32
 func.func @onnx_clip(%acc: tensor<1x2xi32>) -> tensor<1x2xi8> {
   %lo = arith.constant dense<0.0> : tensor<f32>
   %hi = arith.constant dense<6.0> : tensor<f32>
@@ -361,8 +378,8 @@ func.func @onnx_clip(%acc: tensor<1x2xi32>) -> tensor<1x2xi8> {
 // CHECK-NEXT:      %[[Y:.+]] = arith.mulf %[[X]], %[[SIG]] : f32
 // CHECK-NEXT:      %[[OS:.+]] = arith.constant 5.000000e-02 : f32
 // CHECK-NEXT:      %[[Q:.+]] = arith.divf %[[Y]], %[[OS]] : f32
-// CHECK-NEXT:      math.roundeven %[[Q]] : f32
-// CHECK:           arith.fptosi %{{.+}} : f32 to i8
+// CHECK:           arith.maxnumf %[[Q]], %{{.+}} : f32
+// CHECK:           arith.trunci %{{.+}} : i32 to i8
 // CHECK-NOT:     quantune.
 #id2 = affine_map<(d0, d1) -> (d0, d1)>
 func.func @silu(%acc: tensor<1x4xi32>) -> tensor<1x4xi8> {
@@ -397,14 +414,15 @@ func.func @silu(%acc: tensor<1x4xi32>) -> tensor<1x4xi8> {
 // CHECK-SAME:      attributes {quantune.folded_pairs = 1 : i64}
 // CHECK:         %[[THREE:.+]] = arith.constant dense<3.000000e+00> : tensor<f32>
 // CHECK:         linalg.generic {{.*}} ins(%{{.+}}, %[[THREE]] : tensor<1x4xi32>, tensor<f32>)
-// CHECK:           math.roundeven
-// CHECK-NEXT:      arith.constant 3.000000e+00 : f32
-// CHECK-NEXT:      arith.addf
-// The clamp: ReLU6's [0, 6] at scale 0.1 is [0, 60], raised by zp 3.
-// CHECK-NEXT:      arith.constant 3.000000e+00 : f32
-// CHECK-NEXT:      arith.maximumf
-// CHECK-NEXT:      arith.constant 6.300000e+01 : f32
-// CHECK-NEXT:      arith.minimumf
+// The clamp: ReLU6's [0, 6] at scale 0.1 is [0, 60] before the zero point
+// 3 is added (offset 0x4B400000 - 3).
+// CHECK:           %[[OS:.+]] = arith.constant 1.000000e-01 : f32
+// CHECK-NEXT:      %[[Q:.+]] = arith.divf %{{.+}}, %[[OS]] : f32
+// CHECK-NEXT:      %[[QLO:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[QHI:.+]] = arith.constant 6.000000e+01 : f32
+// CHECK-NEXT:      arith.maxnumf %[[Q]], %[[QLO]] : f32
+// CHECK-NEXT:      arith.minnumf %{{.+}}, %[[QHI]] : f32
+// CHECK:           arith.constant 1262485501 : i32
 // CHECK-NOT:     quantune.
 func.func @hardswish_then_relu6(%acc: tensor<1x4xi32>) -> tensor<1x4xi8> {
   %d = quantune.dequantize %acc qparams <si32, scale = 0.01> : tensor<1x4xi32> -> tensor<1x4xf32>

@@ -32,6 +32,7 @@ import pytest
 from onnx import numpy_helper
 
 from quant_reference import build_qdq_model, output_step, simulate
+from vulkan_probe import vulkan_unavailable
 from quantune_mlir.analysis import analyze
 from quantune_mlir.cli import main
 from quantune_mlir.compiler import compile_mlir
@@ -148,19 +149,6 @@ def reference_plan(plan: Plan, precision: str) -> dict:
          "bias_correction": l.bias_correction}
         for l in plan.layers
     ]}
-
-
-def vulkan_unavailable() -> str | None:
-    """Why Vulkan cannot be used here, or None when it can."""
-    import iree.runtime as ireert
-
-    if "vulkan" not in ireert.query_available_drivers():
-        return "the IREE runtime has no vulkan driver"
-    try:
-        ireert.Config("vulkan")
-    except Exception as exc:  # no ICD / no device on this machine
-        return f"no usable Vulkan device: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-    return None
 
 
 Key = tuple[str, str, str, bool, str]  # model, plan variant, precision, fold, target

@@ -92,21 +92,19 @@ struct ExpandQuantOpsPass
     return buildParallelGeneric(
         b, loc, q.getInput(), intType, operands.inputs, operands.maps,
         [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-          auto [scale, zeroPoint] = scalarParams(nb, nl, qparams, args);
           Value x = castFloat(nb, nl, args[0], nb.getF32Type());
+          int64_t lo = qparams.getStorageMin(), hi = qparams.getStorageMax();
+          bool isSigned = qparams.isSignedStorage();
+          if (qparams.isPerChannel()) {
+            Value v = arith::DivFOp::create(nb, nl, x, args[1]);
+            return buildRoundClampToInt(nb, nl, v, args[2], lo, hi, intType,
+                                        isSigned);
+          }
+          Value scale = arith::ConstantOp::create(
+              nb, nl, nb.getF32FloatAttr(qparams.getScales()[0]));
           Value v = arith::DivFOp::create(nb, nl, x, scale);
-          v = math::RoundEvenOp::create(nb, nl, v);
-          v = arith::AddFOp::create(nb, nl, v, zeroPoint);
-          auto bound = [&](double value) -> Value {
-            return arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(value));
-          };
-          v = arith::MaximumFOp::create(nb, nl, v,
-                                        bound(qparams.getStorageMin()));
-          v = arith::MinimumFOp::create(nb, nl, v,
-                                        bound(qparams.getStorageMax()));
-          if (!qparams.isSignedStorage())
-            return arith::FPToUIOp::create(nb, nl, intType, v);
-          return arith::FPToSIOp::create(nb, nl, intType, v);
+          return buildRoundClampToInt(nb, nl, v, qparams.getZeroPoints()[0],
+                                      lo, hi, intType, isSigned);
         });
   }
 

@@ -321,21 +321,85 @@ Value mlir::quantune::buildF32Vector(OpBuilder &b, Location loc,
       b, loc, type, DenseElementsAttr::get(type, ArrayRef<float>(narrow)));
 }
 
+/// 1.5 * 2^23: adding it to an f32 of magnitude at most 2^22 leaves
+/// round-half-to-even of that value in the low mantissa bits. The constant is
+/// even, so the tie-breaking parity is the value's own.
+static constexpr float kRoundingBias = 12582912.0f;
+/// The bit pattern of kRoundingBias as an i32.
+static constexpr int32_t kRoundingBiasBits = 0x4B400000;
+
+/// buildRoundClampToInt with the zero point either known at compile time
+/// (`knownZeroPoint`) or an f32 value (`zeroPoint`).
+static Value roundClampToInt(OpBuilder &b, Location loc, Value v,
+                             std::optional<int64_t> knownZeroPoint,
+                             Value zeroPoint, int64_t lo, int64_t hi,
+                             IntegerType intType, bool isSigned) {
+  Type f32 = b.getF32Type();
+  Type i32 = b.getI32Type();
+  auto floatConstant = [&](double value) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+  };
+  auto intConstant = [&](int64_t value) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(value));
+  };
+  v = castFloat(b, loc, v, f32);
+
+  if (intType.getWidth() > kRoundingBiasMaxWidth) {
+    // Wide storage: its range does not fit the rounding-bias trick.
+    Value q = math::RoundEvenOp::create(b, loc, v);
+    if (!knownZeroPoint)
+      q = arith::AddFOp::create(b, loc, q, zeroPoint);
+    else if (*knownZeroPoint != 0)
+      q = arith::AddFOp::create(b, loc, q, floatConstant(*knownZeroPoint));
+    q = arith::MaximumFOp::create(b, loc, q, floatConstant(lo));
+    q = arith::MinimumFOp::create(b, loc, q, floatConstant(hi));
+    if (!isSigned)
+      return arith::FPToUIOp::create(b, loc, intType, q);
+    return arith::FPToSIOp::create(b, loc, intType, q);
+  }
+
+  // Clamp first, to [lo - zp, hi - zp]: rounding is monotone and keeps
+  // integers, so this equals clamping after rounding, and it bounds the value
+  // for the bias trick. maxnumf/minnumf send a NaN to the lower bound.
+  Value lower, upper;
+  if (knownZeroPoint) {
+    lower = floatConstant(double(lo - *knownZeroPoint));
+    upper = floatConstant(double(hi - *knownZeroPoint));
+  } else {
+    lower = arith::SubFOp::create(b, loc, floatConstant(lo), zeroPoint);
+    upper = arith::SubFOp::create(b, loc, floatConstant(hi), zeroPoint);
+  }
+  Value q = arith::MaxNumFOp::create(b, loc, v, lower);
+  q = arith::MinNumFOp::create(b, loc, q, upper);
+  q = arith::AddFOp::create(b, loc, q, floatConstant(kRoundingBias));
+  q = arith::BitcastOp::create(b, loc, i32, q);
+  // roundeven(q) = bits - bits(bias); the zero point is added in i32.
+  Value offset;
+  if (knownZeroPoint) {
+    offset = intConstant(kRoundingBiasBits - *knownZeroPoint);
+  } else {
+    offset = arith::SubIOp::create(
+        b, loc, intConstant(kRoundingBiasBits),
+        arith::FPToSIOp::create(b, loc, i32, zeroPoint));
+  }
+  q = arith::SubIOp::create(b, loc, q, offset);
+  return arith::TruncIOp::create(b, loc, intType, q);
+}
+
+Value mlir::quantune::buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
+                                           Value zeroPoint, int64_t lo,
+                                           int64_t hi, IntegerType intType,
+                                           bool isSigned) {
+  return roundClampToInt(b, loc, v, std::nullopt, zeroPoint, lo, hi, intType,
+                         isSigned);
+}
+
 Value mlir::quantune::buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
                                            int64_t zeroPoint, int64_t lo,
                                            int64_t hi, IntegerType intType,
                                            bool isSigned) {
-  auto constant = [&](double value) -> Value {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-  };
-  Value q = math::RoundEvenOp::create(b, loc, v);
-  if (zeroPoint != 0)
-    q = arith::AddFOp::create(b, loc, q, constant(zeroPoint));
-  q = arith::MaximumFOp::create(b, loc, q, constant(lo));
-  q = arith::MinimumFOp::create(b, loc, q, constant(hi));
-  if (!isSigned)
-    return arith::FPToUIOp::create(b, loc, intType, q);
-  return arith::FPToSIOp::create(b, loc, intType, q);
+  return roundClampToInt(b, loc, v, zeroPoint, Value(), lo, hi, intType,
+                         isSigned);
 }
 
 Value mlir::quantune::buildIntToFloat(OpBuilder &b, Location loc, Value v,

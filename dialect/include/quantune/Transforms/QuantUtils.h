@@ -6,7 +6,7 @@
 //
 // Builders shared by quantune-instrument (mode=local-error) and
 // quantune-fake-quantize: they emit only upstream ops that IREE compiles
-// (linalg.generic, linalg.fill, tensor.empty, arith, math.roundeven).
+// (linalg.generic, linalg.fill, tensor.empty, arith, math).
 //
 //===----------------------------------------------------------------------===//
 
@@ -125,9 +125,29 @@ Value buildParallelGeneric(
 /// A 1-D f32 constant tensor holding `values`.
 Value buildF32Vector(OpBuilder &b, Location loc, ArrayRef<double> values);
 
+/// Storage types up to this width are rounded with the f32 rounding-bias
+/// trick of buildRoundClampToInt; wider ones with math.roundeven.
+constexpr unsigned kRoundingBiasMaxWidth = 16;
+
 /// Scalar `clamp(roundeven(v) + zeroPoint, lo, hi)` converted to the
 /// signless `intType` (read as unsigned when `isSigned` is false), for an f32
-/// value `v` already divided by the scale.
+/// value `v` already divided by the scale. `zeroPoint` is an f32 value
+/// (constant or not) holding an integer in [lo, hi].
+///
+/// For storage of at most kRoundingBiasMaxWidth bits the value is clamped
+/// to [lo - zp, hi - zp], 1.5 * 2^23 is added in f32 (whose rounding to
+/// nearest-even then leaves roundeven(v) in the low mantissa bits), and the
+/// bits are read back as an i32 with the bias's bit pattern subtracted and
+/// the zero point added. This is exact and gives the same integers as
+/// `fptosi(clamp(roundeven(v) + zp, lo, hi))`, in about half the
+/// instructions: the requantization epilogue of a small-K int8 matmul
+/// (MobileNetV2's 12544x96x16 expansion) took 0.83 ms with roundeven and
+/// 0.53 ms with this form, its matmul alone 0.47 ms. A NaN `v` gives `lo`.
+Value buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
+                           Value zeroPoint, int64_t lo, int64_t hi,
+                           IntegerType intType, bool isSigned = true);
+
+/// As above with a compile-time zero point.
 Value buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
                            int64_t zeroPoint, int64_t lo, int64_t hi,
                            IntegerType intType, bool isSigned = true);
