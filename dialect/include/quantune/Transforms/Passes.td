@@ -587,8 +587,12 @@ def QuantuneExpandQuantOps
   let summary = "Lower quantune.quantize/dequantize to linalg.generic";
   let description = [{
     Replaces every `quantune.quantize` with an elementwise `linalg.generic`
-    computing `clamp(roundeven(x / s) + zp, qmin, qmax)` in f32 followed by
-    `arith.fptosi`, and every `quantune.dequantize` with one computing
+    computing `clamp(roundeven(x / s) + zp, qmin, qmax)` as an integer: for
+    storage of at most 16 bits, `x / s` is clamped to `[qmin - zp, qmax - zp]`,
+    `1.5 * 2^23` is added in f32 (the addition rounds half to even), and the
+    bits minus `0x4B400000 - zp` are truncated to the storage width; wider
+    storage uses `math.roundeven` and `arith.fptosi`. Every
+    `quantune.dequantize` becomes one computing
     `(sitofp(q) - zp) * s`. Per-channel parameters are read from 1-D
     constant tensors indexed by the channel dimension. Afterwards the module
     holds only upstream dialects and can go to `quantune-strip` and IREE.
