@@ -103,8 +103,8 @@ struct ExpandQuantOpsPass
           Value scale = arith::ConstantOp::create(
               nb, nl, nb.getF32FloatAttr(qparams.getScales()[0]));
           Value v = arith::DivFOp::create(nb, nl, x, scale);
-          return buildRoundClampToInt(nb, nl, v, qparams.getZeroPoints()[0],
-                                      lo, hi, intType, isSigned);
+          return buildRoundClampToInt(nb, nl, v, qparams.getZeroPoints()[0], lo,
+                                      hi, intType, isSigned);
         });
   }
 

@@ -378,9 +378,9 @@ static Value roundClampToInt(OpBuilder &b, Location loc, Value v,
   if (knownZeroPoint) {
     offset = intConstant(kRoundingBiasBits - *knownZeroPoint);
   } else {
-    offset = arith::SubIOp::create(
-        b, loc, intConstant(kRoundingBiasBits),
-        arith::FPToSIOp::create(b, loc, i32, zeroPoint));
+    offset =
+        arith::SubIOp::create(b, loc, intConstant(kRoundingBiasBits),
+                              arith::FPToSIOp::create(b, loc, i32, zeroPoint));
   }
   q = arith::SubIOp::create(b, loc, q, offset);
   return arith::TruncIOp::create(b, loc, intType, q);

@@ -143,9 +143,9 @@ constexpr unsigned kRoundingBiasMaxWidth = 16;
 /// instructions: the requantization epilogue of a small-K int8 matmul
 /// (MobileNetV2's 12544x96x16 expansion) took 0.83 ms with roundeven and
 /// 0.53 ms with this form, its matmul alone 0.47 ms. A NaN `v` gives `lo`.
-Value buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
-                           Value zeroPoint, int64_t lo, int64_t hi,
-                           IntegerType intType, bool isSigned = true);
+Value buildRoundClampToInt(OpBuilder &b, Location loc, Value v, Value zeroPoint,
+                           int64_t lo, int64_t hi, IntegerType intType,
+                           bool isSigned = true);
 
 /// As above with a compile-time zero point.
 Value buildRoundClampToInt(OpBuilder &b, Location loc, Value v,
