@@ -10,6 +10,7 @@ from iree.compiler import tools as iree_tools
 from quantune_mlir.errors import QuantuneError
 from quantune_mlir.fileio import write_bytes
 from quantune_mlir.fusion_barriers import add_im2col_barriers
+from quantune_mlir.gather_barriers import add_gather_barriers
 from quantune_mlir.opt import run_quantune_opt
 from quantune_mlir.progress import report
 from quantune_mlir.targets import IMG2COL, UKERNELS, Target
@@ -55,7 +56,10 @@ def compile_mlir(
     the input in error messages. ``recipe`` adds the target's fast code
     generation flags (:attr:`Target.recipe`); where those convert
     convolutions to im2col, a quantize feeding one is kept in its own
-    dispatch (:mod:`quantune_mlir.fusion_barriers`). When IREE cannot lower a
+    dispatch (:mod:`quantune_mlir.fusion_barriers`), and for a module with
+    int8 convolutions the compile stops after IREE's preprocessing to keep
+    each gathering int8 im2col out of its matmul's packing
+    (:mod:`quantune_mlir.gather_barriers`). When IREE cannot lower a
     microkernel call, the module is compiled again without microkernels, or
     with ``ukernel_fallback=False`` a :class:`MicrokernelError` is raised.
     """
@@ -66,7 +70,7 @@ def compile_mlir(
     if IMG2COL in flags:
         mlir_text, _ = add_im2col_barriers(mlir_text)
     try:
-        vmfb = iree_tools.compile_str(mlir_text, extra_args=flags)
+        vmfb = _compile(mlir_text, flags)
     except iree_tools.CompilerToolError as exc:
         detail = _error_line(exc).replace("<stdin>", source_name)
         if not (recipe and UKERNELS in flags and "ukernel" in detail):
@@ -78,10 +82,27 @@ def compile_mlir(
         report(f"warning: {detail}; compiling again without microkernels")
         flags = [f for f in flags if f != UKERNELS]
         try:
-            vmfb = iree_tools.compile_str(mlir_text, extra_args=flags)
+            vmfb = _compile(mlir_text, flags)
         except iree_tools.CompilerToolError as exc2:
             detail = _error_line(exc2).replace("<stdin>", source_name)
             raise CompileError(f"iree-compile failed for target {target.spec}: {detail}", str(exc2)) from None
     if output is not None:
         write_bytes(output, vmfb)
     return vmfb
+
+
+def _has_int8_convolution(mlir_text: str) -> bool:
+    """A cheap test of whether the module may hold an int8 convolution (the
+    only case where :func:`add_gather_barriers` can add anything)."""
+    return "linalg.conv_2d" in mlir_text and "xi8>" in mlir_text
+
+
+def _compile(mlir_text: str, flags: Sequence[str]) -> bytes:
+    """iree-compile with ``flags``; with the im2col recipe and int8
+    convolutions, in two phases with gather barriers in between."""
+    if IMG2COL not in flags or not _has_int8_convolution(mlir_text):
+        return iree_tools.compile_str(mlir_text, extra_args=list(flags))
+    preprocessed = iree_tools.compile_str(mlir_text, extra_args=[*flags, "--compile-to=preprocessing"])
+    text, _ = add_gather_barriers(preprocessed.decode())
+    return iree_tools.compile_str(text, extra_args=[*flags, "--compile-from=preprocessing"])
+
