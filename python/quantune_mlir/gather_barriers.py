@@ -25,21 +25,13 @@ phase, calls :func:`add_gather_barriers`, and continues from it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from iree.compiler import ir
 from iree.compiler.dialects import util
 
+from quantune_mlir.ir_walk import walk_operations
+
 # The im2col result's dimensions: N, OH, OW, KH, KW, C.
 _IM2COL_RANK = 6
-
-
-def _operations(op: ir.Operation) -> Iterator[ir.Operation]:
-    for region in op.regions:
-        for block in region.blocks:
-            for child in block.operations:
-                yield child.operation
-                yield from _operations(child.operation)
 
 
 def _is_i8(value: ir.Value) -> bool:
@@ -76,7 +68,7 @@ def add_gather_barriers(preprocessed: str) -> tuple[str, int]:
         except ir.MLIRError:
             return preprocessed, 0
         count = 0
-        for op in list(_operations(module.operation)):
+        for op in list(walk_operations(module.operation)):
             if op.name != "linalg.matmul" or not _is_i8(op.operands[0]):
                 continue
             lhs = op.operands[0]

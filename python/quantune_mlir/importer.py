@@ -7,13 +7,13 @@ The result is printed in generic form with locations so that quantune-opt
 from __future__ import annotations
 
 import re
-from typing import Iterator
 
 import onnx
 from iree.compiler import ir, passmanager
 from iree.compiler.extras import onnx_importer
 
 from quantune_mlir.errors import QuantuneError
+from quantune_mlir.ir_walk import walk_operations
 
 # Stage 1: ONNX ops to torch ops. Anything left as `torch.operator "onnx.X"`
 # has no lowering in IREE's torch-mlir.
@@ -58,14 +58,6 @@ def _diagnostic_line(exc: Exception, nodes: dict[str, onnx.NodeProto] | None = N
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _walk(op: ir.Operation) -> Iterator[ir.Operation]:
-    for region in op.regions:
-        for block in region.blocks:
-            for child in block.operations:
-                yield child.operation
-                yield from _walk(child.operation)
-
-
 def _node_name(op: ir.Operation) -> str:
     match = _LOC_NAME.search(str(op.location))
     return match.group(1) if match else "?"
@@ -74,7 +66,7 @@ def _node_name(op: ir.Operation) -> str:
 def _unsupported_ops(module: ir.Module) -> list[str]:
     """Names the ONNX ops that stage 1 could not convert, with their node names."""
     found: dict[str, set[str]] = {}
-    for op in _walk(module.operation):
+    for op in walk_operations(module.operation):
         if op.name != "torch.operator":
             continue
         onnx_name = ir.StringAttr(op.attributes["name"]).value.removeprefix("onnx.")
