@@ -103,6 +103,23 @@ def keep_fp32(plan: Plan, names: Sequence[str]) -> None:
         by_id[layer_id].reason = reason
 
 
+def apply_precision(plan: Plan, precision: Precision) -> None:
+    """Makes a saved plan say what ``--precision`` builds from it.
+
+    ``--plan P --precision int8`` (or ``int4``, ``fp32``) ignores the plan's
+    cut, so the printed table, the saved plan and the report show the
+    precision each layer gets in the module, and the method says where the
+    ranges came from. ``plan`` (the default) leaves the plan as it is.
+    """
+    if precision == "plan":
+        return
+    chosen = {entry["id"]: entry["precision"] for entry in plan_annotations(plan, precision)}
+    for layer in plan.layers:
+        layer.precision = chosen[layer.id]
+    plan.method = f"--precision {precision} on a {plan.method} plan"
+    plan.budget = "none"
+
+
 def record_fallbacks(plan: Plan, fallbacks: dict[int, str]) -> None:
     """Marks layers that could not be int8 as f32 in ``plan`` and says so."""
     by_id = {layer.id: layer for layer in plan.layers}
@@ -237,6 +254,7 @@ def quantize_model(
                 "make the plan with --int4"
             )
         keep_fp32(plan, options.analysis.keep_fp32)
+        apply_precision(plan, options.precision)
     elif options.precision == "fp32":
         report(f"importing {model_path}")
         labelled = run_quantune_opt(import_onnx(load_onnx(model_path, input_shapes)), LABEL_PASSES)

@@ -98,6 +98,24 @@ def test_fp32_needs_no_calibration_and_matches_onnxruntime(model_path: Path, tmp
     assert_close(got, want, rtol=1e-4)
 
 
+def test_precision_on_a_saved_plan_is_what_the_table_and_saved_plan_show(model_path: Path, tmp_path: Path) -> None:
+    """``--plan P --precision int8`` builds every layer int8 whatever P's cut
+    was: the table, the saved plan and the module agree on that."""
+    planned = tmp_path / "p.json"
+    first = qt.quantize(model_path, tmp_path / "a.vmfb", calib=samples(8), budget="fp32-count=1", save_plan=planned)
+    assert first.int8_layers == 2 and "2/3 layers in i8" in first.table
+    for precision, int8_layers, want in (("int8", 3, ["i8", "i8", "i8"]), ("fp32", 0, ["f32", "f32", "f32"])):
+        saved = tmp_path / f"{precision}.json"
+        result = qt.quantize(model_path, tmp_path / f"{precision}.vmfb", plan=planned, precision=precision,
+                             save_plan=saved)
+        assert result.int8_layers == int8_layers
+        assert f"{int8_layers}/3 layers in i8" in result.table
+        assert f"method --precision {precision} on a quantunev2 plan, budget none" in result.table
+        assert [layer["precision"] for layer in json.loads(saved.read_text())["layers"]] == want
+    # The input plan is left as it was.
+    assert [layer["precision"] for layer in json.loads(planned.read_text())["layers"]].count("f32") == 1
+
+
 def test_analyze_with_an_npz_per_input_and_keep_fp32(model_path: Path, tmp_path: Path) -> None:
     data = samples(8)
     npz = tmp_path / "calib.npz"
