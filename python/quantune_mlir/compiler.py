@@ -102,7 +102,12 @@ def _compile(mlir_text: str, flags: Sequence[str]) -> bytes:
     convolutions, in two phases with gather barriers in between."""
     if IMG2COL not in flags or not _has_int8_convolution(mlir_text):
         return iree_tools.compile_str(mlir_text, extra_args=list(flags))
-    preprocessed = iree_tools.compile_str(mlir_text, extra_args=[*flags, "--compile-to=preprocessing"])
+    # The printed phase must keep its locations, so that a later error still
+    # names the ONNX node it is about (pipeline.layer_in_error retries that
+    # layer). iree.compiler.tools prints them today; the flag says so.
+    preprocessed = iree_tools.compile_str(
+        mlir_text, extra_args=[*flags, "--compile-to=preprocessing", "--mlir-print-debuginfo"]
+    )
     text, _ = add_gather_barriers(preprocessed.decode())
     return iree_tools.compile_str(text, extra_args=[*flags, "--compile-from=preprocessing"])
 

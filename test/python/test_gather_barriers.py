@@ -138,3 +138,27 @@ def test_outputs_are_exact_with_the_barriers(tmp_path, monkeypatch) -> None:
         for got, want in zip(outputs[:3], expected[:3]):
             np.testing.assert_array_equal(got, want)
         np.testing.assert_allclose(outputs[3], expected[3], rtol=1e-4, atol=1e-4)
+
+
+def test_the_second_phase_keeps_the_layer_locations(monkeypatch) -> None:
+    """An error after the barrier phase must still name the ONNX node
+    (pipeline.layer_in_error retries that one layer), so the preprocessed
+    text carries the input's locations into the second compile."""
+    lines = MODULE.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  %y3 = linalg.conv_2d"))
+    lines[at] += ' loc("conv_y3_node")'
+    located = "\n".join(lines) + "\n"
+    seen: list[str] = []
+    real = iree_tools.compile_str
+
+    def spy(text: str, extra_args: list[str]) -> bytes:
+        seen.append(text)
+        return real(text, extra_args=extra_args)
+
+    monkeypatch.setattr(compiler.iree_tools, "compile_str", spy)
+    host = parse_target("host")
+    compile_mlir(located, host, recipe=True)
+    assert len(seen) == 2  # the preprocessing phase, then the rest
+    assert "conv_y3_node" in seen[1]
+    # ... and the barriers were added to that text.
+    assert "util.optimization_barrier" in seen[1]
