@@ -91,7 +91,7 @@ def compile_mlir(
     return vmfb
 
 
-def _has_int8_convolution(mlir_text: str) -> bool:
+def has_int8_convolution(mlir_text: str) -> bool:
     """A cheap test of whether the module may hold an int8 convolution (the
     only case where :func:`add_gather_barriers` can add anything)."""
     return "linalg.conv_2d" in mlir_text and "xi8>" in mlir_text
@@ -100,7 +100,7 @@ def _has_int8_convolution(mlir_text: str) -> bool:
 def _compile(mlir_text: str, flags: Sequence[str]) -> bytes:
     """iree-compile with ``flags``; with the im2col recipe and int8
     convolutions, in two phases with gather barriers in between."""
-    if IMG2COL not in flags or not _has_int8_convolution(mlir_text):
+    if IMG2COL not in flags or not has_int8_convolution(mlir_text):
         return iree_tools.compile_str(mlir_text, extra_args=list(flags))
     # The printed phase must keep its locations, so that a later error still
     # names the ONNX node it is about (pipeline.layer_in_error retries that

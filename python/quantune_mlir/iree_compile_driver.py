@@ -450,6 +450,38 @@ def quantune_stage(text: str, options: argparse.Namespace, iree_flags: Sequence[
     return text
 
 
+# iree-compile's phases in order (``--compile-from``/``--compile-to``).
+_PHASES = ("start", "input", "abi", "preprocessing", "global-optimization", "dispatch-creation", "flow", "stream",
+           "executable-sources", "executable-configurations", "executable-targets", "hal", "vm", "end")
+_PREPROCESSING = _PHASES.index("preprocessing")
+
+
+def _splits_at_preprocessing(tool: ToolOptions, iree_flags: Sequence[str], text: str) -> bool:
+    """Whether to compile in two phases with gather barriers between them,
+    as ``quantune quantize`` does (:mod:`quantune_mlir.gather_barriers`):
+    the flags ask for im2col, the module has int8 convolutions, and the
+    requested phases run through preprocessing and past it."""
+    from quantune_mlir.compiler import has_int8_convolution
+
+    if tool.compile_mode != "std" or tool.compile_from not in _PHASES or tool.compile_to not in _PHASES:
+        return False  # IREE itself says what is wrong with an unknown phase
+    return (_im2col_requested(iree_flags) and has_int8_convolution(text)
+            and _PHASES.index(tool.compile_from) < _PREPROCESSING < _PHASES.index(tool.compile_to))
+
+
+def compile_with_gather_barriers(session: Session, tool: ToolOptions, text: str, name: str) -> bytes:
+    """:func:`compile_in_session` in two invocations: up to IREE's
+    preprocessing, where the gather barriers go in, then the rest."""
+    from dataclasses import replace
+
+    from quantune_mlir.gather_barriers import add_gather_barriers
+
+    first = replace(tool, compile_to="preprocessing", emit_mlir_bytecode=False, output_format="vm-bytecode")
+    preprocessed = compile_in_session(session, first, text=text, name=name).decode()
+    text, _ = add_gather_barriers(preprocessed)
+    return compile_in_session(session, replace(tool, compile_from="preprocessing"), text=text, name=name)
+
+
 def _im2col_requested(iree_flags: Sequence[str]) -> bool:
     """Whether the flags turn convolutions into im2col (as the CPU recipe
     does): then a quantize is kept out of the im2col it feeds, as
@@ -522,7 +554,10 @@ def run(args: Arguments) -> int:
         if q.quantune_plan:
             text = quantune_stage(_read_input(args.input), q, args.iree_flags)
             name = "<stdin>" if args.input == "-" else args.input
-            data = compile_in_session(session, args.tool, text=text, name=name)
+            if _splits_at_preprocessing(args.tool, args.iree_flags, text):
+                data = compile_with_gather_barriers(session, args.tool, text, name)
+            else:
+                data = compile_in_session(session, args.tool, text=text, name=name)
         else:
             data = compile_in_session(session, args.tool, path=args.input)
     finally:

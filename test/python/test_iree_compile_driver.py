@@ -280,8 +280,9 @@ def _unpadded_conv_model() -> onnx.ModelProto:
 
 def test_im2col_flags_keep_the_quantize_out_of_the_im2col(tmp_path: Path) -> None:
     """With the CPU recipe's im2col flag, the drop-in driver inserts the same
-    barrier as `quantune quantize` between the input's quantize and conv1
-    (conv2 reads conv1's folded int8 epilogue, no quantize), and the module
+    barriers as `quantune quantize`: between the input's quantize and conv1
+    (conv2 reads conv1's folded int8 epilogue, no quantize), and after IREE's
+    preprocessing on both int8 matmuls' gathered operands; the module
     computes the same numbers as without im2col."""
     from quantune_mlir.api import analyze
     from quantune_mlir.targets import IMG2COL
@@ -298,6 +299,18 @@ def test_im2col_flags_keep_the_quantize_out_of_the_im2col(tmp_path: Path) -> Non
         proc = run_tool(*CPU_FLAGS, *flags, f"--quantune-plan={plan}", "--compile-to=input", mlir, "-o", ir)
         assert proc.returncode == 0, proc.stderr
         assert ir.read_text().count("util.optimization_barrier") == barriers
+    # After IREE's preprocessing, each int8 matmul fed by a 3x3 im2col reads
+    # it through a barrier (quantune_mlir.gather_barriers), as in `quantune
+    # quantize`; a compile that stops at preprocessing gets none.
+    for phase, gathers in (("preprocessing", 0), ("global-optimization", 2)):
+        ir = tmp_path / f"{phase}.mlir"
+        proc = run_tool(*CPU_FLAGS, IMG2COL, f"--quantune-plan={plan}", f"--compile-to={phase}", mlir, "-o", ir)
+        assert proc.returncode == 0, proc.stderr
+        matmul_lhs = {line.split("ins(")[1].split(",")[0] for line in ir.read_text().splitlines()
+                      if "linalg.matmul" in line and "xi8>" in line}
+        barriers = {line.split("=")[0].strip() for line in ir.read_text().splitlines()
+                    if "util.optimization_barrier" in line and "xi8>" in line and "x3x3x" not in line}
+        assert len(matmul_lhs) == 3 and len(barriers & matmul_lhs) == gathers, (matmul_lhs, barriers)  # + fc
     plain, im2col = tmp_path / "plain.vmfb", tmp_path / "im2col.vmfb"
     assert run_tool(*CPU_FLAGS, f"--quantune-plan={plan}", mlir, "-o", plain).returncode == 0
     proc = run_tool(*CPU_FLAGS, IMG2COL, f"--quantune-plan={plan}", mlir, "-o", im2col)
