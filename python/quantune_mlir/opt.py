@@ -73,9 +73,27 @@ _DIAG_PREFIX = re.compile(r"^(?:<unknown>|<stdin>|-)(?::\d+)*: error: ")
 _LOC_PREFIX = re.compile(r'^loc\((?:callsite\()?"([^"]*)"(?: at "[^"]*"\))?\): ')
 
 
+_FUSED_PREFIX = re.compile(r'^loc\(fused\[(.*?)\]\): ')
+_FUSED_NAME = re.compile(r'(?:callsite\()?"((?:[^"\\]|\\.)*)"(?: at "(?:[^"\\]|\\.)*"\))?')
+_FUSED_SHOWN = 3
+
+
+def _fused_nodes(match: re.Match[str]) -> str:
+    """``loc(fused[callsite("A" at ...), "B", ...]): `` (an op IREE made from
+    several ONNX nodes) as ``at ONNX nodes 'A', 'B' and N more: ``."""
+    names = list(dict.fromkeys(_FUSED_NAME.findall(match.group(1))))
+    if len(names) == 1:
+        return f"at ONNX node '{names[0]}': "
+    shown = ", ".join(f"'{name}'" for name in names[:_FUSED_SHOWN])
+    more = f" and {len(names) - _FUSED_SHOWN} more" if len(names) > _FUSED_SHOWN else ""
+    return f"at ONNX nodes {shown}{more}: "
+
+
 def clean_diagnostic(line: str) -> str:
     """An MLIR diagnostic line as a user reads it: no ``<stdin>:L:C`` prefix,
-    the op's location as its ONNX node, and no private temporary directories."""
+    the op's location as its ONNX node (or nodes, for an op fused from
+    several), and no private temporary directories."""
     line = _DIAG_PREFIX.sub("", line.strip())
     line = _LOC_PREFIX.sub(r"at ONNX node '\1': ", line)
+    line = _FUSED_PREFIX.sub(_fused_nodes, line)
     return _TEMP_PATH.sub("", line)

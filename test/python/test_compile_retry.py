@@ -133,6 +133,21 @@ def test_clean_diagnostic_names_the_onnx_node_of_a_callsite_location() -> None:
     assert clean_diagnostic(line) == "at ONNX node 'conv/BiasAdd': 'func.func' op exceeded"
 
 
+def test_clean_diagnostic_names_the_onnx_nodes_of_a_fused_location() -> None:
+    from quantune_mlir.opt import clean_diagnostic
+
+    # As IREE reported a dispatch fused from a tf2onnx ResNet-50's residual block.
+    line = ('loc(fused[callsite("Relu_33" at "graph:tf2onnx"), callsite("conv_b/BiasAdd" at "graph:tf2onnx"), '
+            '"Add_9", callsite("Relu_33" at "graph:tf2onnx"), callsite("conv_c/BiasAdd" at "graph:tf2onnx"), '
+            'callsite("conv_d/BiasAdd" at "graph:tf2onnx")]): \'iree_codegen.ukernel.generic\' op failed')
+    assert clean_diagnostic(line) == (
+        "at ONNX nodes 'Relu_33', 'conv_b/BiasAdd', 'Add_9' and 2 more: 'iree_codegen.ukernel.generic' op failed"
+    )
+    two = '<stdin>:1:2: error: loc(fused["a", callsite("b" at "g")]): failed'
+    assert clean_diagnostic(two) == "at ONNX nodes 'a', 'b': failed"
+    assert clean_diagnostic('loc(fused["only"]): failed') == "at ONNX node 'only': failed"
+
+
 def test_an_error_naming_no_integer_layer_moves_every_start_into_the_init(monkeypatch) -> None:
     from quantune_mlir.compiler import MicrokernelError
 
