@@ -56,6 +56,7 @@ bench:
 	$(PY) bench/bench_zoo_accuracy.py --out $(RESULTS)/zoo_accuracy.json
 	$(PY) bench/bench_int4.py --out $(RESULTS)/int4.json
 	$(PY) bench/bench_pretrained.py --out $(RESULTS)/pretrained.json
+	$(PY) bench/calib_count_study.py --net pp_lcnet --counts 256,512,1024 --out $(RESULTS)/calib_count.json
 	$(PY) bench/bench_latency.py --out $(RESULTS)/latency.json
 	$(PY) bench/report.py $(RESULTS) > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
 

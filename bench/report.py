@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from report_lowering import lowering_section  # noqa: E402
-from report_accuracy import pretrained_section, targets_summary, zoo_accuracy_section  # noqa: E402
+from report_accuracy import calib_count_section, pretrained_section, targets_summary, zoo_accuracy_section  # noqa: E402
 from report_int4 import int4_section  # noqa: E402
 from report_zoo import zoo_section  # noqa: E402
 
@@ -283,8 +283,12 @@ def accuracy_sections(out: Path) -> list[str]:
     lines: list[str] = []
     pretrained_path = out / "pretrained.json"
     pretrained = json.loads(pretrained_path.read_text()) if pretrained_path.is_file() else None
+    calib_count_path = out / "calib_count.json"
+    calib_count = json.loads(calib_count_path.read_text()) if calib_count_path.is_file() else None
     if pretrained:
         lines += [""] + pretrained_section(pretrained)
+        if calib_count:  # a subsection of the pretrained networks' section
+            lines += [""] + calib_count_section(calib_count)
     zoo_accuracy_path = out / "zoo_accuracy.json"
     zoo_accuracy = json.loads(zoo_accuracy_path.read_text()) if zoo_accuracy_path.is_file() else None
     if zoo_accuracy:
@@ -292,7 +296,7 @@ def accuracy_sections(out: Path) -> list[str]:
     rank_path = out / "rank.json"
     rank = json.loads(rank_path.read_text()) if rank_path.is_file() else None
     if pretrained or zoo_accuracy:
-        lines += [""] + targets_summary(pretrained, zoo_accuracy, rank)
+        lines += [""] + targets_summary(pretrained, zoo_accuracy, rank, calib_count)
         accuracy_notes = Path(__file__).parent / "accuracy_notes.md"
         if accuracy_notes.is_file():
             lines += [""] + accuracy_notes.read_text().rstrip().splitlines()

@@ -222,7 +222,45 @@ def zoo_accuracy_section(data: dict) -> list[str]:
     return lines
 
 
-def targets_summary(pretrained: dict | None, zoo: dict | None, rank: dict | None = None) -> list[str]:
+def calib_count_section(data: dict) -> list[str]:
+    """bench/calib_count_study.py: the propagation ranking against the sweep
+    as the calibration set grows."""
+    lines = ["### The propagation ranking with more calibration inputs", "",
+             f"Command: `{data['command']}` ({data['machine']}). The default recipe's analysis on the first N "
+             "calibration views; its ranking cut at each budget on the benchmark's own plan (256 views: same "
+             "ranges and corrections, only the ranking differs), against the sweep's ranking on the 256 views.",
+             ""]
+    for name, net in data["nets"].items():
+        budgets = list(net["sweep"])
+        lines += [f"{name} ({net['layers']} layers):", "",
+                  "| ranking | inputs per layer | SD vs sweep (dB) | Spearman | "
+                  + " | ".join(f"fp32 layers / top-1 at {float(b) * 100:g} %" for b in budgets) + " |",
+                  "|---|---|---|---|" + "---|" * len(budgets)]
+        for count, entry in net["counts"].items():
+            cells = [f"{', '.join(map(str, p['fp32_ids']))} / {_pct(p['top1'])} %"
+                     for p in (entry["budgets"][b] for b in budgets)]
+            lines.append(f"| QuantuneV2, {count} inputs | {entry['inputs_per_layer']:.0f} | "
+                         f"{entry['sd_vs_sweep_db']:.1f} | {entry['spearman_vs_sweep']:.2f} | " + " | ".join(cells) + " |")
+        cells = [f"{', '.join(map(str, p['fp32_ids']))} / {_pct(p['top1'])} %" for p in net["sweep"].values()]
+        lines.append(f"| sweep, {net['sweep_calibration_views']} inputs | - | - | - | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def _more_inputs(study: dict) -> str | None:
+    """The fewest calibration inputs of a calib_count_study.py run whose
+    ranking is within 1 point of the sweep's at every budget."""
+    for count, entry in sorted(study["counts"].items(), key=lambda item: int(item[0])):
+        gaps = {b: 100 * (p["top1"] - study["sweep"][b]["top1"]) for b, p in entry["budgets"].items()}
+        if all(gap >= -1 for gap in gaps.values()):
+            cells = ", ".join(f"{b}: {_pct(entry['budgets'][b]['top1'])} ({gap:+.1f})" for b, gap in gaps.items())
+            return (f"with {count} calibration inputs ({entry['inputs_per_layer']:.0f} per layer) within 1 point "
+                    f"of the sweep at every budget ({cells}; bench/calib_count_study.py)")
+    return None
+
+
+def targets_summary(pretrained: dict | None, zoo: dict | None, rank: dict | None = None,
+                    calib_count: dict | None = None) -> list[str]:
     """The issue-11 targets, checked against the numbers above."""
     lines = ["## Accuracy targets (issue 11)", ""]
     spearman: dict[str, float] = {}
@@ -274,6 +312,9 @@ def targets_summary(pretrained: dict | None, zoo: dict | None, rank: dict | None
                 per_budget.append(cell)
             if per_budget:
                 parts.append("per budget " + "; ".join(per_budget))
+            more = _more_inputs(calib_count["nets"][name]) if calib_count and name in calib_count["nets"] else None
+            if more:
+                parts.append(more)
             study: Any = net.get("rank_study", {}).get(default)
             if study:
                 spearman[name] = study.get(ratio, study.get("0,1,0,1"))

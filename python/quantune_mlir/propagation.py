@@ -50,11 +50,12 @@ from quantune_mlir.range_choice import LocalErrors, choose
 
 NO_LAYER = -1
 
-PROPAGATION_INPUTS_PER_LAYER = 8
+PROPAGATION_INPUTS_PER_LAYER = 16
 """Calibration inputs per layer below which ``analyze`` says the gains are
-noisy: the pretrained benchmarks use 256 inputs for 33-54 layers (5-8 per
-layer), where three schedule seeds already give estimates about 3 dB apart
-(docs/analysis.md)."""
+noisy. On pretrained PP-LCNet (33 layers), 256 inputs (8 per layer) put
+its estimates 2.3 dB from the sweep's and kept a different second layer
+fp32 at 5 %; 512 (16 per layer) gave 1.5 dB and the sweep's choice at
+5 % (``bench/calib_count_study.py``, docs/analysis.md)."""
 
 
 def shadow_schedule(layer_ids: Sequence[int], samples: int, seed: int = 0) -> list[int]:

@@ -319,10 +319,10 @@ def test_cli_auto_ranges_bias_correction_and_propagation(setup: dict, tmp_path: 
     for column in ("range", "SQNR_out", "+bc"):
         assert column in captured.out
     # 12 inputs for 2 layers: each layer is sampled, no note about an average gain,
-    # but 6 inputs per layer are fewer than the 8 below which the ranking is noisy.
+    # but 6 inputs per layer are fewer than the 16 below which the ranking is noisy.
     assert "average gain" not in captured.err
-    assert ("note: --propagation measures each layer's gain on about 6 of the 12 inputs; with fewer than 8 per "
-            "layer the ranking is noisy (16 inputs or more rank better)") in captured.err
+    assert ("note: --propagation measures each layer's gain on about 6 of the 12 inputs; with fewer than 16 per "
+            "layer the ranking is noisy (32 inputs or more rank better)") in captured.err
 
 
 def test_cli_propagation_is_refused_with_the_sweep(setup: dict, tmp_path: Path, capsys) -> None:
