@@ -57,8 +57,9 @@ def compile_mlir(
     generation flags (:attr:`Target.recipe`); where those convert
     convolutions to im2col, a quantize feeding one is kept in its own
     dispatch (:mod:`quantune_mlir.fusion_barriers`), and for a module with
-    int8 convolutions the compile stops after IREE's preprocessing to keep
-    each gathering int8 im2col out of its matmul's packing
+    convolutions the compile stops after IREE's preprocessing to keep each
+    gathering int8 im2col (and f32 one on few channels) out of its matmul's
+    packing
     (:mod:`quantune_mlir.gather_barriers`). When IREE cannot lower a
     microkernel call, the module is compiled again without microkernels, or
     with ``ukernel_fallback=False`` a :class:`MicrokernelError` is raised.
@@ -91,16 +92,16 @@ def compile_mlir(
     return vmfb
 
 
-def has_int8_convolution(mlir_text: str) -> bool:
-    """A cheap test of whether the module may hold an int8 convolution (the
-    only case where :func:`add_gather_barriers` can add anything)."""
-    return "linalg.conv_2d" in mlir_text and "xi8>" in mlir_text
+def has_convolution(mlir_text: str) -> bool:
+    """A cheap test of whether the module may hold a convolution (the only
+    case where :func:`add_gather_barriers` can add anything)."""
+    return "linalg.conv_2d" in mlir_text
 
 
 def _compile(mlir_text: str, flags: Sequence[str]) -> bytes:
-    """iree-compile with ``flags``; with the im2col recipe and int8
-    convolutions, in two phases with gather barriers in between."""
-    if IMG2COL not in flags or not has_int8_convolution(mlir_text):
+    """iree-compile with ``flags``; with the im2col recipe and convolutions,
+    in two phases with gather barriers in between."""
+    if IMG2COL not in flags or not has_convolution(mlir_text):
         return iree_tools.compile_str(mlir_text, extra_args=list(flags))
     # The printed phase must keep its locations, so that a later error still
     # names the ONNX node it is about (pipeline.layer_in_error retries that

@@ -14,9 +14,17 @@ gather copies whole channel runs into a plain matrix, and the packing runs
 as its own vectorised dispatch. That pays where the gather does work (a
 KxK kernel, K > 1, or a stride); on a 1x1 stride-1 convolution the
 "gather" is a reshape and a barrier only costs an extra pass (MobileNetV2:
-1.3x slower with one on every 1x1 convolution), and on f32 matmuls it
-costs too (measured when the recipe was built). docs/lowering.md ("The CPU
-code generation recipe") has the measurements.
+1.3x slower with one on every 1x1 convolution).
+
+f32 matmuls get one only where the gather reads fewer than 8 channels (a
+network's first convolution on RGB input). There IREE fuses the f32 pack
+into the gather too, and for SqueezeNet's unpadded 7x7 stride-2 stem it
+distributes the fused dispatch in one workgroup per output pixel (11,881):
+2.2 ms on one thread but 10.3 ms on two, so the whole fp32 network ran no
+faster on two threads than on one; with the barrier 27.1 -> 17.1 ms on two
+threads, one thread unchanged. On the other f32 gathers (more channels) a
+barrier cost 6 % on one thread. docs/lowering.md ("The CPU code generation
+recipe") has the measurements.
 
 The barrier can only be placed after IREE's preprocessing, where the
 im2col exists: :func:`quantune_mlir.compiler.compile_mlir` compiles to that
@@ -32,11 +40,20 @@ from quantune_mlir.ir_walk import walk_operations
 
 # The im2col result's dimensions: N, OH, OW, KH, KW, C.
 _IM2COL_RANK = 6
+_CHANNELS = 5
+
+F32_MAX_CHANNELS = 7
+"""An f32 gather gets a barrier only up to this many input channels."""
 
 
-def _is_i8(value: ir.Value) -> bool:
+def _element(value: ir.Value) -> str | None:
+    """``i8``, ``f32`` or None for a matmul operand's element type."""
     t = value.type
-    return isinstance(t, ir.ShapedType) and isinstance(t.element_type, ir.IntegerType) and t.element_type.width == 8
+    if not isinstance(t, ir.ShapedType):
+        return None
+    if isinstance(t.element_type, ir.IntegerType) and t.element_type.width == 8:
+        return "i8"
+    return "f32" if isinstance(t.element_type, ir.F32Type) else None
 
 
 def _gathers(collapse: ir.Operation) -> bool:
@@ -57,10 +74,16 @@ def _gathers(collapse: ir.Operation) -> bool:
     return itype.get_dim_size(1) != stype.get_dim_size(1) or itype.get_dim_size(2) != stype.get_dim_size(2)
 
 
+def _few_channels(collapse: ir.Operation) -> bool:
+    channels = collapse.operands[0].type.get_dim_size(_CHANNELS)
+    return 0 < channels <= F32_MAX_CHANNELS
+
+
 def add_gather_barriers(preprocessed: str) -> tuple[str, int]:
     """Returns IREE's preprocessed module with a barrier on the left operand
-    of each int8 ``linalg.matmul`` that reads a gathering im2col, and how many
-    were added. Text that does not parse is returned unchanged."""
+    of each ``linalg.matmul`` that reads a gathering im2col, int8, or f32
+    with at most :data:`F32_MAX_CHANNELS` input channels, and how many were
+    added. Text that does not parse is returned unchanged."""
     with ir.Context() as context, ir.Location.unknown():
         context.allow_unregistered_dialects = True
         try:
@@ -69,13 +92,14 @@ def add_gather_barriers(preprocessed: str) -> tuple[str, int]:
             return preprocessed, 0
         count = 0
         for op in list(walk_operations(module.operation)):
-            if op.name != "linalg.matmul" or not _is_i8(op.operands[0]):
+            element = _element(op.operands[0]) if op.name == "linalg.matmul" else None
+            if element is None:
                 continue
             lhs = op.operands[0]
             producer = lhs.owner
             if isinstance(producer, ir.Block) or producer.operation.name != "tensor.collapse_shape":
                 continue
-            if not _gathers(producer.operation):
+            if not _gathers(producer.operation) or (element == "f32" and not _few_channels(producer.operation)):
                 continue
             with ir.InsertionPoint.after(producer.operation), producer.operation.location:
                 barrier = util.OptimizationBarrierOp([lhs.type], [lhs]).results[0]

@@ -459,13 +459,13 @@ _PREPROCESSING = _PHASES.index("preprocessing")
 def _splits_at_preprocessing(tool: ToolOptions, iree_flags: Sequence[str], text: str) -> bool:
     """Whether to compile in two phases with gather barriers between them,
     as ``quantune quantize`` does (:mod:`quantune_mlir.gather_barriers`):
-    the flags ask for im2col, the module has int8 convolutions, and the
+    the flags ask for im2col, the module has convolutions, and the
     requested phases run through preprocessing and past it."""
-    from quantune_mlir.compiler import has_int8_convolution
+    from quantune_mlir.compiler import has_convolution
 
     if tool.compile_mode != "std" or tool.compile_from not in _PHASES or tool.compile_to not in _PHASES:
         return False  # IREE itself says what is wrong with an unknown phase
-    return (_im2col_requested(iree_flags) and has_int8_convolution(text)
+    return (_im2col_requested(iree_flags) and has_convolution(text)
             and _PHASES.index(tool.compile_from) < _PREPROCESSING < _PHASES.index(tool.compile_to))
 
 

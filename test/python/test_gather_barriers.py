@@ -4,7 +4,8 @@ preprocessing and the rest of the compile when the CPU recipe is on).
 
 The barrier must go only on int8 matmuls whose left operand an im2col
 gathers (a KxK kernel, K > 1, or a stride), not on a 1x1 stride-1
-convolution nor on an f32 one, and must not change a single output value.
+convolution, and on f32 ones only where the gather reads few channels (an
+RGB stem), and must not change a single output value.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ RNG = np.random.default_rng(11)
 W3 = RNG.integers(-127, 128, size=(4, 3, 3, 3), dtype=np.int8)
 W1 = RNG.integers(-127, 128, size=(4, 3, 1, 1), dtype=np.int8)
 WF = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
+WF8 = RNG.standard_normal((4, 8, 3, 3)).astype(np.float32)
 
 
 def _dense(w: np.ndarray) -> str:
@@ -41,8 +43,8 @@ def _conv(name: str, inp: str, w: str, wtype: str, out: str, etype: str, stride:
 
 MODULE = (
     "#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>\n"
-    "func.func @main(%x: tensor<1x3x16x16xf32>) -> (tensor<1x4x14x14xi32>, tensor<1x4x8x8xi32>, "
-    "tensor<1x4x16x16xi32>, tensor<1x4x14x14xf32>) {\n"
+    "func.func @main(%x: tensor<1x3x16x16xf32>, %x8: tensor<1x8x16x16xf32>) -> (tensor<1x4x14x14xi32>, "
+    "tensor<1x4x8x8xi32>, tensor<1x4x16x16xi32>, tensor<1x4x14x14xf32>, tensor<1x4x14x14xf32>) {\n"
     "  %e = tensor.empty() : tensor<1x3x16x16xi8>\n"
     '  %q = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}\n'
     "      ins(%x : tensor<1x3x16x16xf32>) outs(%e : tensor<1x3x16x16xi8>) {\n"
@@ -62,12 +64,15 @@ MODULE = (
     f"  %w3 = arith.constant {_dense(W3)} : tensor<4x3x3x3xi8>\n"
     f"  %w1 = arith.constant {_dense(W1)} : tensor<4x3x1x1xi8>\n"
     f"  %wf = arith.constant {_dense(WF)} : tensor<4x3x3x3xf32>\n"
+    f"  %wf8 = arith.constant {_dense(WF8)} : tensor<4x8x3x3xf32>\n"
     + _conv("y3", "%q", "%w3", "tensor<1x3x16x16xi8>|tensor<4x3x3x3xi8>", "tensor<1x4x14x14xi32>", "i32", 1, "%zi")
     + _conv("y1s2", "%q", "%w1", "tensor<1x3x16x16xi8>|tensor<4x3x1x1xi8>", "tensor<1x4x8x8xi32>", "i32", 2, "%zi")
     + _conv("y1", "%q", "%w1", "tensor<1x3x16x16xi8>|tensor<4x3x1x1xi8>", "tensor<1x4x16x16xi32>", "i32", 1, "%zi")
     + _conv("yf", "%x", "%wf", "tensor<1x3x16x16xf32>|tensor<4x3x3x3xf32>", "tensor<1x4x14x14xf32>", "f32", 1, "%zf")
-    + "  return %y3, %y1s2, %y1, %yf : tensor<1x4x14x14xi32>, tensor<1x4x8x8xi32>, tensor<1x4x16x16xi32>, "
-    "tensor<1x4x14x14xf32>\n}\n"
+    + _conv("yf8", "%x8", "%wf8", "tensor<1x8x16x16xf32>|tensor<4x8x3x3xf32>", "tensor<1x4x14x14xf32>", "f32", 1,
+            "%zf")
+    + "  return %y3, %y1s2, %y1, %yf, %yf8 : tensor<1x4x14x14xi32>, tensor<1x4x8x8xi32>, tensor<1x4x16x16xi32>, "
+    "tensor<1x4x14x14xf32>, tensor<1x4x14x14xf32>\n}\n"
 )
 
 
@@ -84,13 +89,14 @@ def _conv_reference(x: np.ndarray, w: np.ndarray, stride: int) -> np.ndarray:
     return y[None]
 
 
-def _reference(x: np.ndarray) -> list[np.ndarray]:
+def _reference(x: np.ndarray, x8: np.ndarray) -> list[np.ndarray]:
     q = np.clip(np.round(x / np.float32(SCALE)), -128, 127).astype(np.int64)[0]
     return [
         _conv_reference(q, W3.astype(np.int64), 1),
         _conv_reference(q, W1.astype(np.int64), 2),
         _conv_reference(q, W1.astype(np.int64), 1),
         _conv_reference(x[0].astype(np.float64), WF.astype(np.float64), 1),
+        _conv_reference(x8[0].astype(np.float64), WF8.astype(np.float64), 1),
     ]
 
 
@@ -99,14 +105,17 @@ def _preprocessed() -> str:
     return iree_tools.compile_str(MODULE, extra_args=[*host.flags, *host.recipe, "--compile-to=preprocessing"]).decode()
 
 
-def test_barriers_only_on_gathering_int8_matmuls() -> None:
+def test_barriers_on_gathering_int8_matmuls_and_f32_ones_on_few_channels() -> None:
     text, count = add_gather_barriers(_preprocessed())
-    # The 3x3 and the strided 1x1 int8 convolutions; not the 1x1 stride-1
-    # one, not the f32 one.
-    assert count == 2
+    # The 3x3 and the strided 1x1 int8 convolutions and the f32 3x3 one on 3
+    # channels; not the 1x1 stride-1 int8 one, not the f32 3x3 on 8 channels.
+    assert count == 3
     barriers = [line for line in text.splitlines() if "util.optimization_barrier" in line]
-    assert len(barriers) == 2
-    assert all("xi8>" in line and "xf32>" not in line for line in barriers)
+    assert len(barriers) == 3
+    assert sum("xi8>" in line for line in barriers) == 2
+    f32 = [line for line in barriers if "xf32>" in line]
+    # The im2col matrix of a 3x3 kernel on 3 channels has 27 columns (72 on 8).
+    assert len(f32) == 1 and "x27xf32>" in f32[0]
     # Each barrier feeds a matmul: its value is the matmul's left operand.
     for line in barriers:
         value = line.split("=")[0].strip()
@@ -129,15 +138,18 @@ def test_outputs_are_exact_with_the_barriers(tmp_path, monkeypatch) -> None:
     host = parse_target("host")
     module = tmp_path / "gather.vmfb"
     compile_mlir(MODULE, host, module, recipe=True)
-    assert added == [2]  # compile_mlir went through the barrier phase
+    assert added == [3]  # compile_mlir went through the barrier phase
     runner = ModuleRunner(module, host.device)
     for seed in (0, 1):
-        x = (np.random.default_rng(seed).standard_normal((1, 3, 16, 16)) * 3).astype(np.float32)
-        outputs = [np.asarray(o) for o in runner(x)]
-        expected = _reference(x)
+        rng = np.random.default_rng(seed)
+        x = (rng.standard_normal((1, 3, 16, 16)) * 3).astype(np.float32)
+        x8 = rng.standard_normal((1, 8, 16, 16)).astype(np.float32)
+        outputs = [np.asarray(o) for o in runner(x, x8)]
+        expected = _reference(x, x8)
         for got, want in zip(outputs[:3], expected[:3]):
             np.testing.assert_array_equal(got, want)
-        np.testing.assert_allclose(outputs[3], expected[3], rtol=1e-4, atol=1e-4)
+        for got, want in zip(outputs[3:], expected[3:]):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_the_second_phase_keeps_the_layer_locations(monkeypatch) -> None:
