@@ -33,6 +33,7 @@ phase, calls :func:`add_gather_barriers`, and continues from it.
 
 from __future__ import annotations
 
+import io
 from iree.compiler import ir
 from iree.compiler.dialects import util
 
@@ -79,11 +80,14 @@ def _few_channels(collapse: ir.Operation) -> bool:
     return 0 < channels <= F32_MAX_CHANNELS
 
 
-def add_gather_barriers(preprocessed: str) -> tuple[str, int]:
+def add_gather_barriers(preprocessed: str | bytes) -> tuple[str | bytes, int]:
     """Returns IREE's preprocessed module with a barrier on the left operand
     of each ``linalg.matmul`` that reads a gathering im2col, int8, or f32
     with at most :data:`F32_MAX_CHANNELS` input channels, and how many were
-    added. Text that does not parse is returned unchanged."""
+    added. MLIR bytecode (``bytes``, what :func:`quantune_mlir.compiler.compile_mlir`
+    uses: weights stay binary, a fraction of the text's memory on a large
+    model) is returned as bytecode, text as text. Input that does not parse
+    is returned unchanged."""
     with ir.Context() as context, ir.Location.unknown():
         context.allow_unregistered_dialects = True
         try:
@@ -107,4 +111,8 @@ def add_gather_barriers(preprocessed: str) -> tuple[str, int]:
             count += 1
         if not count:
             return preprocessed, 0
+        if isinstance(preprocessed, bytes):
+            out = io.BytesIO()
+            module.operation.write_bytecode(out)
+            return out.getvalue(), count
         return module.operation.get_asm(enable_debug_info=True, assume_verified=True), count
