@@ -222,6 +222,11 @@ def zoo_accuracy_section(data: dict) -> list[str]:
     return lines
 
 
+def _cut_cell(point: dict) -> str:
+    """A budget point of calib_count_study.py: the layers kept fp32 and the top-1."""
+    return f"{', '.join(map(str, point['fp32_ids']))} / {_pct(point['top1'])} %"
+
+
 def calib_count_section(data: dict) -> list[str]:
     """bench/calib_count_study.py: the propagation ranking against the sweep
     as the calibration set grows."""
@@ -237,11 +242,10 @@ def calib_count_section(data: dict) -> list[str]:
                   + " | ".join(f"fp32 layers / top-1 at {float(b) * 100:g} %" for b in budgets) + " |",
                   "|---|---|---|---|" + "---|" * len(budgets)]
         for count, entry in net["counts"].items():
-            cells = [f"{', '.join(map(str, p['fp32_ids']))} / {_pct(p['top1'])} %"
-                     for p in (entry["budgets"][b] for b in budgets)]
+            cells = [_cut_cell(entry["budgets"][b]) for b in budgets]
             lines.append(f"| QuantuneV2, {count} inputs | {entry['inputs_per_layer']:.0f} | "
                          f"{entry['sd_vs_sweep_db']:.1f} | {entry['spearman_vs_sweep']:.2f} | " + " | ".join(cells) + " |")
-        cells = [f"{', '.join(map(str, p['fp32_ids']))} / {_pct(p['top1'])} %" for p in net["sweep"].values()]
+        cells = [_cut_cell(net["sweep"][b]) for b in budgets]
         lines.append(f"| sweep, {net['sweep_calibration_views']} inputs | - | - | - | " + " | ".join(cells) + " |")
         lines.append("")
     return lines

@@ -34,6 +34,7 @@ phase, calls :func:`add_gather_barriers`, and continues from it.
 from __future__ import annotations
 
 import io
+
 from iree.compiler import ir
 from iree.compiler.dialects import util
 

@@ -37,7 +37,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
@@ -472,11 +472,10 @@ def _splits_at_preprocessing(tool: ToolOptions, iree_flags: Sequence[str], text:
 def compile_with_gather_barriers(session: Session, tool: ToolOptions, text: str, name: str) -> bytes:
     """:func:`compile_in_session` in two invocations: up to IREE's
     preprocessing, where the gather barriers go in, then the rest."""
-    from dataclasses import replace
-
     from quantune_mlir.gather_barriers import add_gather_barriers
 
-    first = replace(tool, compile_to="preprocessing", emit_mlir_bytecode=False, output_format="vm-bytecode")
+    # Ending at a phase, the output is that phase's IR; here as text.
+    first = replace(tool, compile_to="preprocessing", emit_mlir_bytecode=False)
     preprocessed = compile_in_session(session, first, text=text, name=name).decode()
     text, _ = add_gather_barriers(preprocessed)
     return compile_in_session(session, replace(tool, compile_from="preprocessing"), text=text, name=name)
